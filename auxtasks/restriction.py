@@ -1,0 +1,134 @@
+"""Restriction tasks (DESIGN §5): the auxiliary tasks of the Awasthi–Gupta–Kumar framework.
+
+R(z, p, m) keeps, from a length-N instance z, the support S_p of output position p, the frame
+(task token and separator, which fix n and where outputs begin), the slot p−1 that predicts
+z_p, p itself, and random other earlier positions, up to m tokens in all — in order and with
+their *original* position ids.  The target is z_p.  A restricted instance is a sub-sequence of a
+primary instance (it keeps the primary's task token), so a model's answer on it can be compared
+with its answer on z: that comparison is restriction consistency.
+
+For sort, S_p is {y[t−1], the successor of y[t−1] among the inputs}: the restriction task is the
+*successor hint* of Awasthi & Gupta (2023), derived here from the rule instead of chosen by hand.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from theory.serialize import SequenceBatch, Vocab, frame_positions, instance_to_sequence_index, serialize
+from theory.task import Task
+
+
+class RestrictionError(ValueError):
+    """A restriction cannot be built as asked (e.g. m smaller than the support)."""
+
+
+@dataclass
+class RestrictedBatch:
+    """Restricted sequences plus where each came from in its full instance."""
+
+    batch: SequenceBatch  # mask is true only at the last kept token (the target z_p)
+    source_row: np.ndarray  # (B,) row of the full batch
+    output_index: np.ndarray  # (B,) t: the output whose token is the target
+    target_position: np.ndarray  # (B,) p in full-sequence coordinates
+    kept: np.ndarray  # (B, m) full-sequence positions kept, ascending; -1 = padding
+
+
+def restrict(task: Task, full: SequenceBatch, support: np.ndarray, n_value: int, m: int,
+             rng: np.random.Generator, output_index: np.ndarray | None = None, pad: int = 0) -> RestrictedBatch:
+    """Build R(z, p, m) for each row of ``full`` (one length ``n_value``).
+
+    ``support`` is the solver's (B, r, U) mask; ``output_index`` picks t per row (uniform if None).
+    """
+    B, L = full.tokens.shape
+    r = task.r(n_value)
+    if output_index is None:
+        output_index = rng.integers(0, r, size=B)
+    task_pos, sep_pos = frame_positions(task, n_value)
+    p = sep_pos + 1 + output_index
+    seq_of = instance_to_sequence_index(task, n_value)
+    rows = np.arange(B)
+
+    required = np.zeros((B, L), dtype=bool)
+    required[:, task_pos] = True
+    required[:, sep_pos] = True
+    required[rows, p - 1] = True
+    required[rows, p] = True
+    sup = support[rows, output_index]  # (B, U)
+    b_idx, u_idx = np.nonzero(sup)
+    required[b_idx, seq_of[u_idx]] = True
+    need = int(required.sum(axis=1).max())
+    if need > m:
+        raise RestrictionError(
+            f"restriction of {task.name!r} needs {need} tokens (frame, support, query) but m={m}; use m >= {need}"
+        )
+
+    later = np.arange(L)[None, :] > p[:, None]
+    score = rng.random((B, L))
+    score[required] = -1.0  # always kept
+    score[later] = 2.0  # never kept: only earlier positions may fill
+    order = np.argsort(score, axis=1)[:, :m]
+    chosen_score = np.take_along_axis(score, order, axis=1)
+    kept = np.where(chosen_score < 2.0, order, L)
+    kept = np.sort(kept, axis=1)  # original order; L sorts last as padding
+
+    valid = kept < L
+    safe = np.where(valid, kept, 0)
+    tokens = np.where(valid, np.take_along_axis(full.tokens, safe, axis=1), pad)
+    positions = np.where(valid, np.take_along_axis(full.positions, safe, axis=1), 0)
+    mask = valid & (kept == p[:, None])
+    return RestrictedBatch(SequenceBatch(tokens, positions, mask), rows, output_index, p, np.where(valid, kept, -1))
+
+
+def recheck_restriction(task: Task, full: SequenceBatch, restricted: RestrictedBatch, n_value: int, row: int) -> bool:
+    """Re-solve one restricted instance from the definition alone and compare with its target.
+
+    The rule is evaluated over the kept positions only (mapped back to instance indices); a read
+    of a position the restriction dropped fails the check, as does a different answer.
+    """
+    from theory.solver import MissingRead
+
+    seq_of = instance_to_sequence_index(task, n_value)
+    inst_of = {int(s): u for u, s in enumerate(seq_of)}
+    src = int(restricted.source_row[row])
+    p = int(restricted.target_position[row])
+    view = {inst_of[int(q)]: int(full.tokens[src, q]) for q in restricted.kept[row] if q >= 0 and q != p and int(q) in inst_of}
+    try:
+        value = task.evaluate(view, int(restricted.output_index[row]), n_value)
+    except MissingRead:
+        return False
+    return value == int(full.tokens[src, p])
+
+
+@dataclass(frozen=True)
+class RestrictionTask:
+    """The restriction task of ``primary`` at (m, N) with N drawn uniformly from ``lengths``."""
+
+    primary: Task
+    m: int
+    lengths: tuple[int, int]
+
+    @property
+    def name(self) -> str:
+        return f"{self.primary.name}/restriction"
+
+    provenance = "derived from the support sets S_t of the primary rule"
+    theory = "Awasthi, Gupta & Kumar (NeurIPS 2025): primary + restriction error bounds length-N error"
+
+    def sample_at(self, rng: np.random.Generator, batch: int, n_value: int, vocab: Vocab,
+                  output_index: np.ndarray | None = None) -> tuple[SequenceBatch, RestrictedBatch]:
+        """Full length-N instances and one restriction of each."""
+        inputs = self.primary.sample(rng, batch, n_value)
+        sol = self.primary.solve(inputs)
+        full = serialize(self.primary, inputs, sol.outputs, vocab)
+        return full, restrict(self.primary, full, sol.support, n_value, self.m, rng, output_index, vocab.pad)
+
+    def sample(self, rng: np.random.Generator, batch: int, vocab: Vocab) -> SequenceBatch:
+        """A training batch of restricted instances at one N drawn uniformly from ``lengths``.
+
+        One N per batch (not per row) keeps sampling to a single solve; over steps N is uniform.
+        """
+        n_value = int(rng.integers(self.lengths[0], self.lengths[1] + 1))
+        return self.sample_at(rng, batch, n_value, vocab)[1].batch

@@ -1,0 +1,113 @@
+"""Serialize task instances into token sequences with position ids and a loss mask.
+
+One instance of length ``n`` becomes
+
+    z = [TASK] x_0 .. x_{n-1} [SEP] y_0 .. y_{r-1}          (operands one after another)
+
+with position ids ``0 .. len(z)-1``.  ``mask[p]`` is true where ``z_p`` is a supervised output
+token; it is predicted from ``z_{<p}`` (so a model reads slot ``p-1`` to predict ``z_p``).
+The task token and the separator are the *frame*: the separator's position fixes ``n`` and where
+the outputs begin, so every restriction keeps the frame (see ``auxtasks.restriction``).
+
+Arrays are numpy; ``verify`` turns them into tensors.  Padding is on the right with ``PAD``,
+position id 0 and mask false, which a causal model never attends to from a real token.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .task import Task
+
+
+@dataclass(frozen=True)
+class Vocab:
+    """Token ids: ``0..symbols-1`` are task symbols, then SEP, PAD, then one token per task."""
+
+    symbols: int
+    task_names: tuple[str, ...]
+
+    @property
+    def sep(self) -> int:
+        return self.symbols
+
+    @property
+    def pad(self) -> int:
+        return self.symbols + 1
+
+    def task_token(self, name: str) -> int:
+        return self.symbols + 2 + self.task_names.index(name)
+
+    @property
+    def size(self) -> int:
+        return self.symbols + 2 + len(self.task_names)
+
+
+@dataclass
+class SequenceBatch:
+    """Token ids, position ids and loss mask, all of shape (B, L)."""
+
+    tokens: np.ndarray
+    positions: np.ndarray
+    mask: np.ndarray
+
+    def __len__(self) -> int:
+        return self.tokens.shape[0]
+
+
+def frame_positions(task: Task, n_value: int) -> tuple[int, int]:
+    """Sequence positions of the task token and of the separator."""
+    return 0, 1 + task.input_size(n_value)
+
+
+def instance_to_sequence_index(task: Task, n_value: int) -> np.ndarray:
+    """Map instance indices (operands, then outputs; see ``theory.solver``) to sequence positions."""
+    U = task.input_size(n_value) + task.r(n_value)
+    idx = np.arange(U)
+    return np.where(idx < task.input_size(n_value), idx + 1, idx + 2)
+
+
+def serialize(task: Task, inputs: dict[str, np.ndarray], outputs: np.ndarray, vocab: Vocab,
+              task_token: str | None = None) -> SequenceBatch:
+    """Serialize a batch of one length; ``task_token`` defaults to the task's own name."""
+    B = outputs.shape[0]
+    parts = [np.full((B, 1), vocab.task_token(task_token or task.name), np.int64)]
+    parts += [inputs[str(op)] for op in task.operands]
+    parts += [np.full((B, 1), vocab.sep, np.int64), outputs]
+    tokens = np.concatenate(parts, axis=1)
+    L = tokens.shape[1]
+    mask = np.zeros((B, L), dtype=bool)
+    mask[:, L - outputs.shape[1]:] = True
+    positions = np.broadcast_to(np.arange(L, dtype=np.int64), (B, L)).copy()
+    return SequenceBatch(tokens, positions, mask)
+
+
+def concatenate(batches: list[SequenceBatch], pad: int) -> SequenceBatch:
+    """Stack batches of different lengths, right-padding to the longest."""
+    L = max(b.tokens.shape[1] for b in batches)
+    B = sum(len(b) for b in batches)
+    tokens = np.full((B, L), pad, np.int64)
+    positions = np.zeros((B, L), np.int64)
+    mask = np.zeros((B, L), bool)
+    row = 0
+    for b in batches:
+        k, l = b.tokens.shape
+        tokens[row:row + k, :l] = b.tokens
+        positions[row:row + k, :l] = b.positions
+        mask[row:row + k, :l] = b.mask
+        row += k
+    return SequenceBatch(tokens, positions, mask)
+
+
+def sample_sequences(task: Task, rng: np.random.Generator, batch: int, lengths: tuple[int, int],
+                     vocab: Vocab) -> SequenceBatch:
+    """A batch whose lengths are drawn uniformly from ``lengths`` (inclusive), one group per length."""
+    lo, hi = lengths
+    drawn = rng.integers(lo, hi + 1, size=batch)
+    groups = []
+    for nv in np.unique(drawn):
+        inputs = task.sample(rng, int((drawn == nv).sum()), int(nv))
+        groups.append(serialize(task, inputs, task.solve(inputs).outputs, vocab))
+    return concatenate(groups, vocab.pad)

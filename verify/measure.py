@@ -1,0 +1,102 @@
+"""Measurements of a trained model at one length: exact match, restriction error, consistency.
+
+Exact match comes from one teacher-forced forward pass: greedy decoding reproduces the target iff
+the argmax at every output slot equals the target (the first divergence is the same), so the two
+are identical; a test checks it against real greedy decoding.
+
+At length N, from the same full instances z:
+* exact match and per-token accuracy of the primary answer;
+* ε(N): error on restrictions R(z, p, m) (two random output positions per instance);
+* c(N): restriction consistency, the fraction of those where the prediction at p on R(z, p, m)
+  equals the prediction at p on z.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+
+from auxtasks.restriction import RestrictionTask, restrict
+from theory.serialize import SequenceBatch, Vocab, serialize
+from theory.task import Task
+
+from .batches import IGNORE, to_model_batch
+
+RESTRICTIONS_PER_INSTANCE = 2
+
+
+@torch.no_grad()
+def predictions(model: torch.nn.Module, batch: SequenceBatch, chunk: int = 512) -> np.ndarray:
+    """Argmax next-token predictions per slot, (B, L-1), from teacher-forced forward passes."""
+    model.eval()
+    out = []
+    for s in range(0, len(batch), chunk):
+        part = SequenceBatch(batch.tokens[s:s + chunk], batch.positions[s:s + chunk], batch.mask[s:s + chunk])
+        mb = to_model_batch(part)
+        out.append(model(mb.tokens, mb.positions).argmax(-1).numpy())
+    return np.concatenate(out)
+
+
+def exact_match(pred: np.ndarray, batch: SequenceBatch) -> tuple[np.ndarray, np.ndarray]:
+    """Per-row exact match (bool) and per-row token accuracy over supervised slots."""
+    targets = np.where(batch.mask[:, 1:], batch.tokens[:, 1:], IGNORE)
+    supervised = targets != IGNORE
+    right = (pred == targets) & supervised
+    em = (right == supervised).all(axis=1)
+    acc = right.sum(axis=1) / np.maximum(supervised.sum(axis=1), 1)
+    return em, acc
+
+
+@torch.no_grad()
+def greedy_decode(model: torch.nn.Module, batch: SequenceBatch) -> np.ndarray:
+    """Generate the outputs token by token (no cache); for tests of the teacher-forced shortcut."""
+    model.eval()
+    tokens = torch.from_numpy(batch.tokens.copy())
+    positions = torch.from_numpy(batch.positions.copy())
+    first = int(np.argmax(batch.mask[0]))
+    assert (batch.mask.argmax(axis=1) == first).all(), "greedy_decode needs one length per batch"
+    for q in range(first, tokens.shape[1]):
+        logits = model(tokens[:, :q], positions[:, :q])
+        tokens[:, q] = logits[:, -1].argmax(-1)
+    return tokens[:, first:].numpy()
+
+
+@dataclass
+class LengthMeasurement:
+    length: int
+    outputs: int  # r(N)
+    instances: int
+    exact: int  # instances answered exactly
+    token_accuracy: float
+    restrictions: int
+    restriction_errors: int
+    consistent: int
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def measure_length(model: torch.nn.Module, task: Task, restriction: RestrictionTask, vocab: Vocab,
+                   length: int, instances: int, seed: int) -> LengthMeasurement:
+    """All measurements at one length on a fixed evaluation set (same seed -> same instances)."""
+    rng = np.random.default_rng(seed)
+    inputs = task.sample(rng, instances, length)
+    sol = task.solve(inputs)
+    full = serialize(task, inputs, sol.outputs, vocab)
+    pred_full = predictions(model, full)
+    em, acc = exact_match(pred_full, full)
+
+    errors = consistent = total = 0
+    for _ in range(RESTRICTIONS_PER_INSTANCE):
+        rb = restrict(task, full, sol.support, length, restriction.m, rng, pad=vocab.pad)
+        pred_r = predictions(model, rb.batch)
+        last = rb.batch.mask[:, 1:].argmax(axis=1)  # slot that predicts the target
+        answer_r = pred_r[np.arange(len(last)), last]
+        answer_full = pred_full[rb.source_row, rb.target_position - 1]
+        target = full.tokens[rb.source_row, rb.target_position]
+        errors += int((answer_r != target).sum())
+        consistent += int((answer_r == answer_full).sum())
+        total += len(last)
+    return LengthMeasurement(length, task.r(length), instances, int(em.sum()), float(acc.mean()), total, errors, consistent)

@@ -1,0 +1,139 @@
+"""One run: train a model on a task mixture, choose the checkpoint on training lengths, measure.
+
+A ``RunSpec`` is the complete configuration of a run; its ``key`` is a hash of it, so a stored
+result can be matched to the exact settings that produced it.  ``execute`` never raises for a
+run that fails to train: a divergence comes back as a failed ``RunResult`` with its reason, so a
+suite reports it instead of dropping it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import traceback
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+
+from auxtasks.restriction import RestrictionTask
+from theory.catalogue import load_task
+from theory.serialize import Vocab, sample_sequences, serialize
+
+from .measure import exact_match, measure_length, predictions
+from .model import ModelConfig, Transformer
+from .train import Source, TrainConfig, TrainingDiverged, train
+
+#: conditions a run can train under
+CONDITIONS = ("primary", "primary+restriction")
+VALIDATION_SEED = 7_000_000  # validation instances: training lengths only, never test lengths
+EVALUATION_SEED = 9_000_000  # one fixed evaluation set per length, shared by every run
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    task: str
+    condition: str
+    seed: int
+    train_lengths: tuple[int, int]
+    test_lengths: tuple[int, ...]
+    restriction_m: int
+    restriction_lengths: tuple[int, int]
+    layers: int
+    d_model: int
+    heads: int
+    position_scheme: str
+    train: TrainConfig
+    restriction_weight: float = 1.0
+    eval_instances: int = 512
+    validation_instances: int = 256
+    data_format: int = 1  # bump when serialization changes, so stored results stop matching
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["train"] = self.train.to_dict()
+        return d
+
+    @property
+    def key(self) -> str:
+        blob = json.dumps(self.to_dict(), sort_keys=True, default=list).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+
+@dataclass
+class RunResult:
+    spec: dict
+    key: str
+    status: str  # "ok" | "failed"
+    reason: str = ""
+    best_step: int = 0
+    validation_exact: float = float("nan")  # mean EM over training lengths at the chosen checkpoint
+    train_seconds: float = 0.0
+    wall_seconds: float = 0.0
+    measurements: list[dict] = field(default_factory=list)
+    loss_curve: list = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def build(spec: RunSpec):
+    """The task, restriction task, vocabulary, model and training sources of a run."""
+    task = load_task(spec.task)
+    for length in (*spec.train_lengths, *spec.test_lengths, *spec.restriction_lengths):
+        task.check_length(length)
+    restriction = RestrictionTask(task, spec.restriction_m, spec.restriction_lengths)
+    vocab = Vocab(task.alphabet, (task.name,))
+    longest = 2 + task.input_size(max(spec.test_lengths)) + task.r(max(spec.test_lengths))
+    model_cfg = ModelConfig(vocab.size, spec.layers, spec.d_model, spec.heads, spec.position_scheme,
+                            max_positions=longest + spec.train.max_position_offset + 1)
+    torch.manual_seed(spec.train.model_seed)
+    model = Transformer(model_cfg)
+    sources = [Source(task.name, 1.0, lambda rng, k: sample_sequences(task, rng, k, spec.train_lengths, vocab))]
+    if spec.condition == "primary+restriction":
+        sources.append(Source(restriction.name, spec.restriction_weight, lambda rng, k: restriction.sample(rng, k, vocab)))
+    elif spec.condition != "primary":
+        raise ValueError(f"unknown condition {spec.condition!r}; choose one of {', '.join(CONDITIONS)}")
+    return task, restriction, vocab, model, sources
+
+
+def execute(spec: RunSpec, progress=None) -> RunResult:
+    started = time.perf_counter()
+    task, restriction, vocab, model, sources = build(spec)
+    lo, hi = spec.train_lengths
+    val_rng = np.random.default_rng(VALIDATION_SEED)
+    validation = []
+    for length in range(lo, hi + 1):
+        inputs = task.sample(val_rng, spec.validation_instances, length)
+        validation.append(serialize(task, inputs, task.solve(inputs).outputs, vocab))
+
+    def validate(m: torch.nn.Module) -> tuple[float, float]:
+        scores = [exact_match(predictions(m, b), b) for b in validation]
+        return float(np.mean([em.mean() for em, _ in scores])), float(np.mean([acc.mean() for _, acc in scores]))
+
+    result = RunResult(spec.to_dict(), spec.key, "ok")
+    try:
+        trained = train(model, sources, spec.train, vocab.pad, validate, progress)
+    except TrainingDiverged as err:
+        result.status, result.reason = "failed", str(err)
+        result.wall_seconds = time.perf_counter() - started
+        return result
+    result.best_step = trained.best_step
+    result.validation_exact = trained.best_score[0]
+    result.train_seconds = trained.seconds
+    result.loss_curve = trained.loss_curve
+    for length in spec.test_lengths:
+        m = measure_length(model, task, restriction, vocab, length, spec.eval_instances, EVALUATION_SEED + length)
+        result.measurements.append(m.to_dict())
+    result.wall_seconds = time.perf_counter() - started
+    return result
+
+
+def execute_safely(spec: RunSpec) -> RunResult:
+    """``execute`` for worker processes: any unexpected error becomes a failed result with its reason."""
+    try:
+        return execute(spec)
+    except Exception as err:  # a bug must not lose the other runs' results
+        return RunResult(spec.to_dict(), spec.key, "failed",
+                         reason=f"{type(err).__name__}: {err} | {traceback.format_exc(limit=3)}")
