@@ -33,7 +33,7 @@ class RestrictedBatch:
     source_row: np.ndarray  # (B,) row of the full batch
     output_index: np.ndarray  # (B,) t: the output whose token is the target
     target_position: np.ndarray  # (B,) p in full-sequence coordinates
-    kept: np.ndarray  # (B, m) full-sequence positions kept, ascending; -1 = padding
+    kept: np.ndarray  # (B, min(m, L)) full-sequence positions kept, ascending; -1 = padding
 
 
 def restrict(task: Task, full: SequenceBatch, support: np.ndarray, n_value: int, m: int,

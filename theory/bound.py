@@ -58,7 +58,7 @@ def certified_length(lengths: Sequence[int], bounds: Sequence[float], delta: flo
     """
     best = None
     for N, bound in sorted(zip(lengths, bounds)):
-        if bound > delta:
+        if not bound <= delta:  # a NaN (undefined measurement) certifies nothing
             break
         best = N
     return best

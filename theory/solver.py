@@ -247,9 +247,17 @@ class Solution:
     support: np.ndarray  # (B, r, U) bool: support[b, t, u] iff instance index u is in S_t
 
 
-def solve(rule: Compiled, operands: dict[str, np.ndarray], n_value: int, r: int, initial: int) -> Solution:
-    """Solve a batch of instances of one length: outputs and their support sets."""
-    names = list(operands)
+def solve(rule: Compiled, operands: dict[str, np.ndarray], order: tuple[str, ...], n_value: int, r: int,
+          initial: int) -> Solution:
+    """Solve a batch of instances of one length: outputs and their support sets.
+
+    ``order`` is the task's operand order, which fixes the instance-index layout (never the
+    order of the ``operands`` dict).
+    """
+    missing = set(order) - set(operands)
+    if missing:
+        raise RuleEvaluationError(f"inputs lack operand(s) {sorted(missing)}")
+    names = list(order)
     B = operands[names[0]].shape[0]
     offsets = {name: k * n_value for k, name in enumerate(names)}
     out_offset = len(names) * n_value

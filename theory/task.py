@@ -113,7 +113,8 @@ class Task:
     def solve(self, inputs: dict[str, np.ndarray]) -> Solution:
         """Outputs and support sets of a batch of inputs (all of one length)."""
         n_value = next(iter(inputs.values())).shape[1]
-        return solve(self._compiled, inputs, n_value, self.r(n_value), self.initial)
+        order = tuple(str(op) for op in self.operands)
+        return solve(self._compiled, inputs, order, n_value, self.r(n_value), self.initial)
 
     def evaluate(self, view: dict[int, int], t_value: int, n_value: int) -> int:
         """Re-evaluate output ``t`` from the definition over a partial instance (index -> token)."""

@@ -71,14 +71,23 @@ def lengths_summary(run: dict, train_max: int, delta: float) -> dict:
     }
 
 
-def restriction_improves_extrapolation(task: str, baseline: list[dict], treated: list[dict], train_max: int) -> Verdict:
+def fits_training_range(run: dict, fit_threshold: float) -> bool:
+    return run["status"] == "ok" and run["validation_exact"] >= fit_threshold
+
+
+def restriction_improves_extrapolation(task: str, baseline: list[dict], treated: list[dict], train_max: int,
+                                       fit_threshold: float) -> Verdict:
     a = [ood_exact_match(r, train_max) for r in treated]
     b = [ood_exact_match(r, train_max) for r in baseline]
     diff = float(np.mean(a) - np.mean(b))
     lo, hi = bootstrap_difference_interval(a, b)
     p_greater = permutation_test(a, b, "greater")
     p_less = permutation_test(a, b, "less")
-    if diff >= MIN_EFFECT and p_greater <= ALPHA:
+    # extrapolation means nothing for models that never learned the task at training lengths
+    unfit = any(sum(fits_training_range(r, fit_threshold) for r in group) * 2 < len(group) for group in (treated, baseline))
+    if unfit:
+        verdict = "inconclusive"
+    elif diff >= MIN_EFFECT and p_greater <= ALPHA:
         verdict = "supported"
     elif hi < MIN_EFFECT or (diff < 0 and p_less <= ALPHA):
         verdict = "refuted"
@@ -92,9 +101,10 @@ def restriction_improves_extrapolation(task: str, baseline: list[dict], treated:
         statement="Training on the primary task plus its restriction tasks raises exact match at lengths beyond "
                   "the training range, compared with the primary task alone.",
         source="Awasthi, Gupta & Kumar (NeurIPS 2025), as formalised here",
-        rule=f"supported if the difference is >= {MIN_EFFECT} and p <= {ALPHA}; refuted if the CI's upper end is "
-             f"< {MIN_EFFECT} or the opposite one-sided test has p <= {ALPHA}; otherwise inconclusive. "
-             "Statistic: per-seed mean exact match over test lengths; failed runs count as 0.",
+        rule=f"inconclusive if fewer than half the seeds of either condition fit the training range (validation "
+             f"exact match >= {fit_threshold}); else supported if the difference is >= {MIN_EFFECT} and p <= {ALPHA}; "
+             f"refuted if the CI's upper end is < {MIN_EFFECT} or the opposite one-sided test has p <= {ALPHA}; "
+             "otherwise inconclusive. Statistic: per-seed mean exact match over test lengths; failed runs count as 0",
         verdict=verdict, statistic=statistic,
         rows=[{"condition": "primary+restriction", "seed": r["spec"]["seed"], "ood_exact_match": v} for r, v in zip(treated, a)]
         + [{"condition": "primary", "seed": r["spec"]["seed"], "ood_exact_match": v} for r, v in zip(baseline, b)],

@@ -1,0 +1,138 @@
+"""The ``lengthgen`` command line: parse arguments, run, and turn expected failures into one line.
+
+Any error a user can cause (unknown task or suite, malformed definition, impossible lengths,
+corrupt result store) is printed as ``lengthgen: error: ...`` with a non-zero exit and no
+traceback.  Heavy imports (torch) happen only in the commands that need them, so ``--help`` is fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+import time
+from pathlib import Path
+
+EXAMPLES = """\
+examples:
+  lengthgen report                       # the default suite: train, evaluate, write reports/default/
+  lengthgen report --no-train            # re-render reports/default/ from stored runs only
+  lengthgen report --suite smoke         # a 20-second pipeline check
+  lengthgen tasks                        # the task catalogue with a one-line profile each
+  lengthgen tasks show sort              # rule, an example with position ids, structure profile
+  lengthgen tasks show my_task.py        # the same for a task defined in your own file
+"""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="lengthgen",
+        description="Verify length-generalization theory on small transformers: derive auxiliary tasks from a "
+                    "task's symbolic definition, train on CPU, and check the theory's predictions with "
+                    "confidence intervals.",
+        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    from .suite import SUITES
+
+    rep = sub.add_parser(
+        "report", help="run a verification suite and write its report",
+        description="Train every run of a suite (reusing runs already stored), evaluate at every length, judge the "
+                    "suite's claims, and write reports/<suite>/: report.md, PNG plots, results.csv, runs.json.",
+        epilog="suites:\n" + "\n".join(f"  {name:10s} {s.description}" for name, s in SUITES.items()),
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    rep.add_argument("--suite", default="default", help="suite name (default: %(default)s)")
+    rep.add_argument("--out", type=Path, default=Path("reports"), help="parent folder of the report (default: %(default)s)")
+    rep.add_argument("--workers", type=int, default=2,
+                     help="worker processes; two 1-thread workers are fastest on 2 cores (default: %(default)s)")
+    rep.add_argument("--no-train", action="store_true", help="only re-render the report from stored runs")
+    rep.add_argument("--retry-failed", action="store_true", help="re-run runs stored as failed")
+    rep.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    tasks = sub.add_parser("tasks", help="list the task catalogue, or show one task",
+                           description="Without arguments: the catalogue with a one-line structure profile each. "
+                                       "`show NAME_OR_FILE`: the rule, an example instance with position ids, and "
+                                       "the structure profile.")
+    tasks.add_argument("action", nargs="?", choices=["show"], help="show one task")
+    tasks.add_argument("task", nargs="?", help="catalogue name or path to a .py task file")
+    return parser
+
+
+def _report(args: argparse.Namespace) -> int:
+    from .report import record_predictions, render
+    from .runner import run_all
+    from .suite import SuiteError, get_suite
+
+    suite = get_suite(args.suite)
+    if args.workers < 1:
+        raise SuiteError(f"--workers must be at least 1, got {args.workers}")
+    directory = args.out / suite.name
+    command = "lengthgen " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    started = time.perf_counter()
+    if args.no_train:
+        verdicts = render(suite, directory, command, None)
+    else:
+        record_predictions(suite, directory)  # before any training
+        run_all(suite.runs(), directory, args.workers, args.retry_failed, show_progress=not args.quiet)
+        verdicts = render(suite, directory, command, time.perf_counter() - started)
+    print(f"wrote {directory / 'report.md'} ({time.perf_counter() - started:.0f} s)")
+    for claim, verdict in verdicts.items():
+        print(f"  {verdict:12s} {claim}")
+    return 0
+
+
+def _tasks(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from theory.catalogue import CATALOGUE, load_task
+    from theory.serialize import Vocab, serialize
+    from theory.task import TaskDefinitionError
+    from theory.structure import structure_profile
+
+    if args.action is None:
+        for task in CATALOGUE.values():
+            print(f"{task.name:10s} {task.description}")
+            print(f"{'':10s} {structure_profile(task).summary()}")
+        return 0
+    if not args.task:
+        raise TaskDefinitionError("`lengthgen tasks show` needs a task name or a .py file, e.g. `lengthgen tasks show sort`")
+    task = load_task(args.task)
+    n_value = min(6, task.max_length or 6)
+    inputs = task.sample(np.random.default_rng(0), 1, n_value)
+    sol = task.solve(inputs)
+    seq = serialize(task, inputs, sol.outputs, Vocab(task.alphabet, (task.name,)))
+    print(f"{task.name}: {task.description}")
+    print(f"  rule:      y[t] = {task.rule}   for t < {task.output_length}")
+    print(f"  length n:  {task.length_meaning}; alphabet {task.alphabet}{' (distinct tokens)' if task.distinct else ''}")
+    print(f"  example (n={n_value}):")
+    print(f"    tokens:    {seq.tokens[0].tolist()}")
+    print(f"    positions: {seq.positions[0].tolist()}")
+    print(f"    loss mask: {seq.mask[0].astype(int).tolist()}")
+    print(f"  profile:   {structure_profile(task).summary()}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    from auxtasks.restriction import RestrictionError
+    from theory.task import TaskDefinitionError
+
+    from .store import StoreError
+    from .suite import SuiteError
+
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        return {"report": _report, "tasks": _tasks}[args.command](args)
+    except (TaskDefinitionError, SuiteError, StoreError, RestrictionError) as err:
+        print(f"lengthgen: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("lengthgen: interrupted; finished runs are stored and will be reused", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
