@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from theory.serialize import SequenceBatch, Vocab, frame_positions, instance_to_sequence_index, serialize
+from theory.serialize import SequenceBatch, Vocab, frame_positions, instance_to_sequence_index, output_start, serialize
 from theory.task import Task
 
 
@@ -46,14 +46,13 @@ def restrict(task: Task, full: SequenceBatch, support: np.ndarray, n_value: int,
     r = task.r(n_value)
     if output_index is None:
         output_index = rng.integers(0, r, size=B)
-    task_pos, sep_pos = frame_positions(task, n_value)
-    p = sep_pos + 1 + output_index
+    frame = list(frame_positions(task, n_value))
+    p = output_start(task, n_value) + output_index
     seq_of = instance_to_sequence_index(task, n_value)
     rows = np.arange(B)
 
     required = np.zeros((B, L), dtype=bool)
-    required[:, task_pos] = True
-    required[:, sep_pos] = True
+    required[:, frame] = True
     required[rows, p - 1] = True
     required[rows, p] = True
     sup = support[rows, output_index]  # (B, U)
@@ -120,8 +119,7 @@ class RestrictionTask:
     def sample_at(self, rng: np.random.Generator, batch: int, n_value: int, vocab: Vocab,
                   output_index: np.ndarray | None = None) -> tuple[SequenceBatch, RestrictedBatch]:
         """Full length-N instances and one restriction of each."""
-        inputs = self.primary.sample(rng, batch, n_value)
-        sol = self.primary.solve(inputs)
+        inputs, sol = self.primary.generate(rng, batch, n_value)
         full = serialize(self.primary, inputs, sol.outputs, vocab)
         return full, restrict(self.primary, full, sol.support, n_value, self.m, rng, output_index, vocab.pad)
 

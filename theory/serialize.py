@@ -2,12 +2,13 @@
 
 One instance of length ``n`` becomes
 
-    z = [TASK] x_0 .. x_{n-1} [SEP] y_0 .. y_{r-1}          (operands one after another)
+    z = [TASK] x_0 .. x_{n-1} [SEP] y_0 .. y_{r-1}
+    z = [TASK] a_0 .. [SEP] b_0 .. [SEP] y_0 ..              (several operands, each closed by SEP)
 
 with position ids ``0 .. len(z)-1``.  ``mask[p]`` is true where ``z_p`` is a supervised output
 token; it is predicted from ``z_{<p}`` (so a model reads slot ``p-1`` to predict ``z_p``).
-The task token and the separator are the *frame*: the separator's position fixes ``n`` and where
-the outputs begin, so every restriction keeps the frame (see ``auxtasks.restriction``).
+The task token and the separators are the *frame*: their positions fix ``n`` and where the
+operands and outputs begin, so every restriction keeps the frame (see ``auxtasks.restriction``).
 
 Arrays are numpy; ``verify`` turns them into tensors.  Padding is on the right with ``PAD``,
 position id 0 and mask false, which a causal model never attends to from a real token.
@@ -57,16 +58,26 @@ class SequenceBatch:
         return self.tokens.shape[0]
 
 
-def frame_positions(task: Task, n_value: int) -> tuple[int, int]:
-    """Sequence positions of the task token and of the separator."""
-    return 0, 1 + task.input_size(n_value)
+def frame_positions(task: Task, n_value: int) -> tuple[int, ...]:
+    """Sequence positions of the frame: the task token and the separator after each operand."""
+    positions, pos = [0], 0
+    for size in task.operand_sizes(n_value):
+        pos += size + 1
+        positions.append(pos)
+    return tuple(positions)
+
+
+def output_start(task: Task, n_value: int) -> int:
+    """Sequence position of y_0."""
+    return frame_positions(task, n_value)[-1] + 1
 
 
 def instance_to_sequence_index(task: Task, n_value: int) -> np.ndarray:
     """Map instance indices (operands, then outputs; see ``theory.solver``) to sequence positions."""
-    U = task.input_size(n_value) + task.r(n_value)
-    idx = np.arange(U)
-    return np.where(idx < task.input_size(n_value), idx + 1, idx + 2)
+    frame = frame_positions(task, n_value)
+    parts = [frame[k] + 1 + np.arange(size) for k, size in enumerate(task.operand_sizes(n_value))]
+    parts.append(output_start(task, n_value) + np.arange(task.r(n_value)))
+    return np.concatenate(parts).astype(np.int64)
 
 
 def serialize(task: Task, inputs: dict[str, np.ndarray], outputs: np.ndarray, vocab: Vocab,
@@ -74,8 +85,9 @@ def serialize(task: Task, inputs: dict[str, np.ndarray], outputs: np.ndarray, vo
     """Serialize a batch of one length; ``task_token`` defaults to the task's own name."""
     B = outputs.shape[0]
     parts = [np.full((B, 1), vocab.task_token(task_token or task.name), np.int64)]
-    parts += [inputs[str(op)] for op in task.operands]
-    parts += [np.full((B, 1), vocab.sep, np.int64), outputs]
+    for name in task.operand_names:
+        parts += [inputs[name], np.full((B, 1), vocab.sep, np.int64)]
+    parts.append(outputs)
     tokens = np.concatenate(parts, axis=1)
     L = tokens.shape[1]
     mask = np.zeros((B, L), dtype=bool)
@@ -108,6 +120,6 @@ def sample_sequences(task: Task, rng: np.random.Generator, batch: int, lengths: 
     drawn = rng.integers(lo, hi + 1, size=batch)
     groups = []
     for nv in np.unique(drawn):
-        inputs = task.sample(rng, int((drawn == nv).sum()), int(nv))
-        groups.append(serialize(task, inputs, task.solve(inputs).outputs, vocab))
+        inputs, sol = task.generate(rng, int((drawn == nv).sum()), int(nv))
+        groups.append(serialize(task, inputs, sol.outputs, vocab))
     return concatenate(groups, vocab.pad)

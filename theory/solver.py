@@ -1,29 +1,30 @@
 """Evaluate a task rule: a vectorized numpy solver with provenance, and a scalar interpreter.
 
-Two independent evaluators of the same sympy rule, so each checks the other:
+Two independent evaluators of the same sympy rules, so each checks the other:
 
-* ``solve`` runs a whole batch at once.  The rule is compiled once into a tree of numpy
-  closures (positional index expressions that read no data are ``sympy.lambdify``-ed), and
+* ``solve`` runs a whole batch at once.  Each rule is compiled once into a tree of numpy
+  closures (index expressions and conditions that read no data are ``sympy.lambdify``-ed), and
   every value carries its *provenance*: a boolean mask over the instance's positions that says
   which tokens determined it.  The mask of output ``t`` is its support set S_t.
 * ``evaluate_partial`` evaluates one output of one instance in plain Python over a *partial*
   view of the instance (a dict position -> token).  Reading a position that is not in the view
-  raises ``MissingRead``; content operators range over the input positions the view has.  This
-  is how a restricted instance is re-solved from the definition alone.
+  raises ``MissingRead``; content operators range over the candidates the view has.  This is how
+  a restricted instance is re-solved from the definition alone.
 
-Instance positions ("instance indices") are laid out as the operands in order, ``n`` each, then
-the ``r(n)`` outputs; ``theory.serialize`` maps them to token-sequence positions.
+Instance positions ("instance indices") are laid out as the operands in the task's order, then
+the ``r(n)`` outputs; ``theory.serialize`` maps them to token-sequence positions.  Intermediates
+are not tokens: a read of ``carry[s]`` contributes ``carry[s]``'s own provenance.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
 import sympy as sp
 
-from .language import ContentOperator, j, n, t, y
+from .language import ContentOperator, Lookup, j, n, t, y
 
 
 class MissingRead(KeyError):
@@ -43,18 +44,46 @@ class RuleEvaluationError(ValueError):
     """The rule did something impossible on concrete data (e.g. an index out of range)."""
 
 
+class _CandidateOutOfRange(Exception):
+    """A content operator's candidate reads outside its sequence: not a candidate."""
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where each sequence lives and how long it is, for one length n."""
+
+    n: int
+    r: int
+    operand_sizes: dict[str, int]
+    offsets: dict[str, int]  # first instance index of each operand
+    out_offset: int
+
+    @property
+    def U(self) -> int:
+        return self.out_offset + self.r
+
+
+def make_layout(order: tuple[str, ...], sizes: tuple[int, ...], n_value: int, r: int) -> Layout:
+    offsets, start = {}, 0
+    for name, size in zip(order, sizes):
+        offsets[name] = start
+        start += size
+    return Layout(n_value, r, dict(zip(order, sizes)), offsets, start)
+
+
 @dataclass
 class Val:
-    """A value and its provenance.
+    """A value, its provenance and the validity of each candidate.
 
-    ``value`` has shape ``()`` (constants, t, n), ``(B, 1)`` (one value per instance) or,
-    inside a content operator, ``(B|1, n)`` (one value per candidate ``j``).
-    ``support`` is ``None`` (reads nothing) or a bool array of shape ``value.shape + (U,)``
-    (broadcastable), marking the instance positions the value was derived from.
+    ``value`` has shape ``()`` (constants, t, n), ``(B, 1)`` (one value per instance) or, inside a
+    content operator, ``(B|1, size)`` (one value per candidate ``j``).  ``support`` is ``None``
+    (reads nothing) or a bool array of shape ``value.shape + (U,)`` (broadcastable).  ``valid`` is
+    ``None`` (all valid) or a bool array: false where a candidate read outside its sequence.
     """
 
     value: np.ndarray
-    support: np.ndarray | None
+    support: np.ndarray | None = None
+    valid: np.ndarray | None = None
 
 
 def _union(*supports: np.ndarray | None) -> np.ndarray | None:
@@ -67,16 +96,28 @@ def _union(*supports: np.ndarray | None) -> np.ndarray | None:
     return out
 
 
+def _both(*valids: np.ndarray | None) -> np.ndarray | None:
+    present = [v for v in valids if v is not None]
+    if not present:
+        return None
+    out = present[0]
+    for v in present[1:]:
+        out = np.logical_and(out, v)
+    return out
+
+
 @dataclass
 class _Env:
-    operands: dict[str, np.ndarray]  # name -> (B, n) int64
-    offsets: dict[str, int]  # name -> first instance index of that operand
+    operands: dict[str, np.ndarray]  # name -> (B, size) int64
+    layout: Layout
     outputs: np.ndarray  # (B, r) int64, filled for indices < t
-    out_offset: int
-    t: int
-    n: int
-    U: int
-    initial: int
+    inter: dict[str, np.ndarray]  # intermediate name -> (B, r) int64
+    inter_support: dict[str, np.ndarray]  # name -> (B, r, U) bool
+    inter_done: dict[str, int]  # name -> number of indices computed so far
+    initials: dict[str, int]  # sequence name -> value read at a negative index
+    t: int = 0
+    j_size: int = 0  # range of the bound index while inside a content operator
+    in_content: bool = False
 
 
 Compiled = Callable[[_Env], Val]
@@ -87,62 +128,13 @@ def _onehot(index: np.ndarray, U: int) -> np.ndarray:
     return np.arange(U) == np.asarray(index)[..., None]
 
 
-def _compile_index_function(expr: sp.Expr) -> Callable[[int, int, np.ndarray], np.ndarray]:
-    """Lambdify a data-free index expression in (t, n, j)."""
+def _is_data_free(expr: sp.Basic) -> bool:
+    return not expr.atoms(sp.Indexed) and not any(isinstance(e, ContentOperator) for e in sp.preorder_traversal(expr))
+
+
+def _lambdify(expr: sp.Basic) -> Callable:
     fn = sp.lambdify((t, n, j), expr, modules="numpy")
-    return lambda tv, nv, jv: np.asarray(fn(tv, nv, jv), dtype=np.int64)
-
-
-def _reads_data(expr: sp.Basic) -> bool:
-    return bool(expr.atoms(sp.Indexed)) or any(isinstance(e, ContentOperator) for e in sp.preorder_traversal(expr))
-
-
-def compile_rule(expr: sp.Basic) -> Compiled:
-    """Compile a rule into a function of the batch environment (done once per task)."""
-    if isinstance(expr, (bool, sp.logic.boolalg.BooleanAtom)):
-        v = bool(expr)
-        return lambda env: Val(np.asarray(v), None)
-    if expr.is_Number:
-        v = int(expr)
-        return lambda env: Val(np.asarray(v, dtype=np.int64), None)
-    if expr == t:
-        return lambda env: Val(np.asarray(env.t, dtype=np.int64), None)
-    if expr == n:
-        return lambda env: Val(np.asarray(env.n, dtype=np.int64), None)
-    if expr == j:
-        return lambda env: Val(np.arange(env.n, dtype=np.int64)[None, :], None)
-    if isinstance(expr, sp.Indexed):
-        return _compile_indexed(expr)
-    if isinstance(expr, ContentOperator):
-        return _compile_content(expr)
-    if isinstance(expr, sp.Piecewise):
-        branches = [(compile_rule(e), compile_rule(c)) for e, c in expr.args]
-
-        def piecewise(env: _Env) -> Val:
-            vals = [(e(env), c(env)) for e, c in branches]
-            conds = [np.asarray(c.value, dtype=bool) for _, c in vals]
-            choices = [e.value for e, _ in vals]
-            shape = np.broadcast_shapes(*[np.shape(c) for c in conds], *[np.shape(v) for v in choices])
-            out = np.select([np.broadcast_to(c, shape) for c in conds], [np.broadcast_to(v, shape) for v in choices])
-            # conservative provenance: every condition and branch that was evaluated
-            return Val(out, _union(*[e.support for e, _ in vals], *[c.support for _, c in vals]))
-
-        return piecewise
-    op = _NUMPY_OPS.get(type(expr))
-    if op is None:
-        raise RuleEvaluationError(f"the language has no evaluator for {type(expr).__name__} in `{expr}`")
-    parts = [compile_rule(arg) for arg in expr.args]
-
-    def apply(env: _Env) -> Val:
-        vals = [p(env) for p in parts]
-        out = vals[0].value
-        for v in vals[1:]:
-            out = op(out, v.value)
-        if len(vals) == 1:
-            out = op(out)
-        return Val(np.asarray(out), _union(*[v.support for v in vals]))
-
-    return apply
+    return lambda tv, nv, jv: np.asarray(fn(tv, nv, jv))
 
 
 _NUMPY_OPS: dict[type, Callable] = {
@@ -163,143 +155,255 @@ _NUMPY_OPS: dict[type, Callable] = {
 }
 
 
-def _compile_indexed(expr: sp.Indexed) -> Compiled:
-    name = str(expr.base)
-    is_output = name == str(y)  # decided once: sympy's str() is slow in the hot path
-    (index_expr,) = expr.indices
-    if _reads_data(index_expr):
-        index_fn = compile_rule(index_expr)
-    else:
-        lam = _compile_index_function(index_expr)
+class Compiler:
+    """Compiles rules for one task; knows which names are inputs, intermediates and the output."""
 
-        def index_fn(env: _Env) -> Val:
-            return Val(lam(env.t, env.n, np.arange(env.n)[None, :]), None)
+    def __init__(self, inputs: tuple[str, ...], intermediates: tuple[str, ...]):
+        self.inputs = set(inputs)
+        self.intermediates = set(intermediates)
 
-    def read(env: _Env) -> Val:
-        idx = index_fn(env)
-        i = np.asarray(idx.value, dtype=np.int64)
-        if is_output:
-            if np.any(i >= env.t):
-                raise RuleEvaluationError(f"`{expr}` reads output y[{int(i.max())}] before it exists (t={env.t})")
+    def compile(self, expr: sp.Basic) -> Compiled:
+        if isinstance(expr, (bool, sp.logic.boolalg.BooleanAtom)):
+            v = bool(expr)
+            return lambda env: Val(np.asarray(v))
+        if expr.is_Number:
+            v = int(expr)
+            return lambda env: Val(np.asarray(v, dtype=np.int64))
+        if expr == j:
+            return lambda env: Val(np.arange(env.j_size, dtype=np.int64)[None, :])
+        if _is_data_free(expr) and j not in expr.free_symbols:
+            lam = _lambdify(expr)
+            return lambda env: Val(lam(env.t, env.layout.n, 0))
+        if isinstance(expr, sp.Indexed):
+            return self._indexed(expr)
+        if isinstance(expr, ContentOperator):
+            return self._content(expr)
+        if isinstance(expr, sp.Piecewise):
+            return self._piecewise(expr)
+        if isinstance(expr, Lookup):
+            table = np.asarray([int(v) for v in expr.args[0]], dtype=np.int64)
+            index = self.compile(expr.args[1])
+
+            def lookup(env: _Env) -> Val:
+                i = index(env)
+                if np.any((i.value < 0) | (i.value >= len(table))):
+                    raise RuleEvaluationError(f"`{expr}` looks up outside its table of {len(table)} entries")
+                return Val(table[i.value], i.support, i.valid)
+
+            return lookup
+        op = _NUMPY_OPS.get(type(expr))
+        if op is None:
+            raise RuleEvaluationError(f"the language has no evaluator for {type(expr).__name__} in `{expr}`")
+        parts = [self.compile(arg) for arg in expr.args]
+
+        def apply(env: _Env) -> Val:
+            vals = [p(env) for p in parts]
+            out = vals[0].value
+            for v in vals[1:]:
+                out = op(out, v.value)
+            if len(vals) == 1:
+                out = op(out)
+            return Val(np.asarray(out), _union(*[v.support for v in vals]), _both(*[v.valid for v in vals]))
+
+        return apply
+
+    def _piecewise(self, expr: sp.Piecewise) -> Compiled:
+        branches = [(self.compile(e), c) for e, c in expr.args]
+        if all(_is_data_free(c) and j not in c.free_symbols for _, c in expr.args):
+            # position-only conditions: pick the branch first, evaluate only that branch, so a
+            # guarded branch (e.g. a[t] when t < n) is never read where its guard is false
+            conds = [_lambdify(c) for _, c in expr.args]
+
+            def lazy(env: _Env) -> Val:
+                for (branch, _), cond in zip(branches, conds):
+                    if bool(cond(env.t, env.layout.n, 0)):
+                        return branch(env)
+                raise RuleEvaluationError(f"no branch of `{expr}` applies at t={env.t}, n={env.layout.n}")
+
+            return lazy
+        compiled_conds = [self.compile(c) for _, c in expr.args]
+
+        def eager(env: _Env) -> Val:
+            vals = [(e(env), c(env)) for (e, _), c in zip(branches, compiled_conds)]
+            conds = [np.asarray(c.value, dtype=bool) for _, c in vals]
+            choices = [e.value for e, _ in vals]
+            shape = np.broadcast_shapes(*[np.shape(c) for c in conds], *[np.shape(v) for v in choices])
+            out = np.select([np.broadcast_to(c, shape) for c in conds], [np.broadcast_to(v, shape) for v in choices])
+            # conservative provenance: every condition and branch that was evaluated
+            support = _union(*[e.support for e, _ in vals], *[c.support for _, c in vals])
+            return Val(out, support, _both(*[e.valid for e, _ in vals], *[c.valid for _, c in vals]))
+
+        return eager
+
+    def _indexed(self, expr: sp.Indexed) -> Compiled:
+        name = str(expr.base)  # decided once: sympy's str() is slow in the hot path
+        kind = "output" if name == str(y) else "intermediate" if name in self.intermediates else "input"
+        (index_expr,) = expr.indices
+        index_fn = self.compile(index_expr)
+
+        def read(env: _Env) -> Val:
+            idx = index_fn(env)
+            i = np.asarray(idx.value, dtype=np.int64)
+            B = env.outputs.shape[0]
+            if kind == "input":
+                size = env.layout.operand_sizes[name]
+                inside = (i >= 0) & (i < size)
+                valid = None
+                if not inside.all():
+                    if not env.in_content:
+                        bad = int(i[~inside].flat[0])
+                        raise RuleEvaluationError(f"`{expr}` reads outside the input at t={env.t} "
+                                                  f"(index {bad}, but {name} has {size} tokens at n={env.layout.n})")
+                    valid = inside
+                    i = np.where(inside, i, 0)
+                arr = env.operands[name]
+                if i.ndim == 0:
+                    vals = arr[:, [int(i)]]
+                elif i.shape[0] == 1:
+                    vals = arr[:, i[0]]
+                else:
+                    vals = np.take_along_axis(arr, np.broadcast_to(i, (B,) + i.shape[1:]), axis=1)
+                sup = _onehot(env.layout.offsets[name] + i, env.layout.U)
+                return Val(vals, _union(sup, idx.support), _both(valid, idx.valid))
+            # earlier outputs and intermediates: negative indices read the declared initial value
+            done = env.t if kind == "output" else env.inter_done[name]
+            if np.any(i >= done):
+                if kind == "output":
+                    raise RuleEvaluationError(f"`{expr}` reads output y[{int(i.max())}] before it exists (t={env.t}); "
+                                              "a rule may only read earlier outputs y[t - 1], y[t - 2], ...")
+                raise RuleEvaluationError(f"intermediate `{name}` is read at index {int(i.max())} before it is computed "
+                                          f"(t={env.t}): it depends on itself; a recurrence must read {name}[t - 1]")
             neg = i < 0
             safe = np.where(neg, 0, i)
-            B = env.outputs.shape[0]
+            store = env.outputs if kind == "output" else env.inter[name]
             if safe.ndim == 0:
-                vals = env.outputs[:, [int(safe)]] if env.t > 0 else np.zeros((B, 1), np.int64)
+                vals = store[:, [int(safe)]] if done > 0 else np.zeros((B, 1), np.int64)
             else:
-                vals = np.take_along_axis(env.outputs, np.broadcast_to(safe, (B,) + safe.shape[1:]), axis=1)
-            vals = np.where(neg, env.initial, vals)
-            sup = np.where(neg[..., None], False, _onehot(env.out_offset + safe, env.U))
-            return Val(vals, _union(sup, idx.support))
-        arr = env.operands[name]
-        if np.any(i < 0) or np.any(i >= env.n):
-            raise RuleEvaluationError(f"`{expr}` reads outside the input (index {int(i.min())}..{int(i.max())}, n={env.n})")
-        if i.ndim == 0:
-            vals = arr[:, [int(i)]]
-        elif i.shape[0] == 1 and idx.support is None:
-            vals = arr[:, i[0]]  # (B, n) inside a content operator
-        else:
-            vals = np.take_along_axis(arr, np.broadcast_to(i, (arr.shape[0],) + i.shape[1:]), axis=1)
-        return Val(vals, _union(_onehot(env.offsets[name] + i, env.U), idx.support))
+                vals = np.take_along_axis(store, np.broadcast_to(safe, (B,) + safe.shape[1:]), axis=1)
+            vals = np.where(neg, env.initials[name], vals)
+            if kind == "output":
+                sup = np.where(neg[..., None], False, _onehot(env.layout.out_offset + safe, env.layout.U))
+            else:  # transitive provenance through the intermediate
+                full = env.inter_support[name]
+                if safe.ndim == 0:
+                    sup = full[:, int(safe)][:, None, :] if done > 0 else None
+                else:
+                    sup = np.take_along_axis(full, np.broadcast_to(safe, (B,) + safe.shape[1:])[..., None], axis=1)
+                if sup is not None:
+                    sup = np.where(neg[..., None], False, sup)
+            return Val(vals, _union(sup, idx.support), idx.valid)
 
-    return read
+        return read
 
+    def _content(self, expr: ContentOperator) -> Compiled:
+        value_fn = self.compile(expr.value)
+        where_fn = self.compile(expr.where)
+        size_fn = _lambdify(expr.size)
+        pick, default = expr.pick, expr.default
 
-def _compile_content(expr: ContentOperator) -> Compiled:
-    value_fn = compile_rule(expr.value)
-    where_fn = compile_rule(expr.where)
-    pick, default = expr.pick, expr.default
+        def select(env: _Env) -> Val:
+            B = env.outputs.shape[0]
+            size = int(size_fn(env.t, env.layout.n, 0))
+            saved = env.j_size, env.in_content
+            env.j_size, env.in_content = size, True
+            try:
+                v, w = value_fn(env), where_fn(env)
+            finally:
+                env.j_size, env.in_content = saved
+            if size == 0:
+                return Val(np.full((B, 1), default, np.int64))
+            vals = np.broadcast_to(v.value, (B, size)).astype(np.int64)
+            ok = np.broadcast_to(np.asarray(w.value, dtype=bool), (B, size))
+            valid = _both(v.valid, w.valid)
+            if valid is not None:
+                ok = ok & np.broadcast_to(valid, (B, size))
+            sup = _union(v.support, w.support)
+            if sup is not None:
+                sup = np.broadcast_to(sup, (B, size, env.layout.U))
+            if pick in ("count", "sum"):
+                out = np.where(ok, vals, 0).sum(axis=1, keepdims=True)
+                chosen = None if sup is None else (sup & ok[..., None]).any(axis=1)
+                return Val(out, None if chosen is None else chosen[:, None, :])
+            if pick == "min":
+                idx = np.argmin(np.where(ok, vals, np.iinfo(np.int64).max), axis=1)
+            elif pick == "max":
+                idx = np.argmax(np.where(ok, vals, np.iinfo(np.int64).min), axis=1)
+            elif pick == "first":
+                idx = np.argmax(ok, axis=1)
+            else:  # last
+                idx = size - 1 - np.argmax(ok[:, ::-1], axis=1)
+            rows = np.arange(B)
+            found = ok[rows, idx]
+            out = np.where(found, vals[rows, idx], default)[:, None]
+            if sup is None:
+                return Val(out)
+            chosen = sup[rows, idx]
+            if not found.all():
+                # no position qualified: every candidate was read and rejected, so all of them count
+                chosen = np.where(found[:, None], chosen, sup.any(axis=1))
+            return Val(out, chosen[:, None, :])
 
-    def select(env: _Env) -> Val:
-        B = env.outputs.shape[0]
-        v, w = value_fn(env), where_fn(env)
-        vals = np.broadcast_to(v.value, (B, env.n))
-        ok = np.broadcast_to(np.asarray(w.value, dtype=bool), (B, env.n))
-        if pick == "min":
-            idx = np.argmin(np.where(ok, vals, np.iinfo(np.int64).max), axis=1)
-        elif pick == "max":
-            idx = np.argmax(np.where(ok, vals, np.iinfo(np.int64).min), axis=1)
-        elif pick == "first":
-            idx = np.argmax(ok, axis=1)
-        else:  # last
-            idx = env.n - 1 - np.argmax(ok[:, ::-1], axis=1)
-        rows = np.arange(B)
-        found = ok[rows, idx]
-        out = np.where(found, vals[rows, idx], default)[:, None]
-        sup = _union(v.support, w.support)
-        if sup is None:
-            return Val(out, None)
-        sup = np.broadcast_to(sup, (B, env.n, env.U))
-        chosen = sup[rows, idx]
-        if not found.all():
-            # no position qualified: every candidate was read and rejected, so all of them count
-            chosen = np.where(found[:, None], chosen, sup.any(axis=1))
-        return Val(out, chosen[:, None, :])
-
-    return select
+        return select
 
 
 @dataclass
 class Solution:
-    """Outputs of a batch and the support mask of every output."""
+    """Outputs of a batch, the support mask of every output, and the intermediates."""
 
     outputs: np.ndarray  # (B, r) int64
     support: np.ndarray  # (B, r, U) bool: support[b, t, u] iff instance index u is in S_t
+    intermediates: dict[str, np.ndarray] = field(default_factory=dict)  # name -> (B, r)
 
 
-def solve(rule: Compiled, operands: dict[str, np.ndarray], order: tuple[str, ...], n_value: int, r: int,
-          initial: int) -> Solution:
-    """Solve a batch of instances of one length: outputs and their support sets.
-
-    ``order`` is the task's operand order, which fixes the instance-index layout (never the
-    order of the ``operands`` dict).
-    """
-    missing = set(order) - set(operands)
+def solve(rule: Compiled, intermediates: list[tuple[str, Compiled]], operands: dict[str, np.ndarray],
+          layout: Layout, initials: dict[str, int]) -> Solution:
+    """Solve a batch of instances of one length: outputs, their support sets, intermediates."""
+    missing = set(layout.offsets) - set(operands)
     if missing:
         raise RuleEvaluationError(f"inputs lack operand(s) {sorted(missing)}")
-    names = list(order)
-    B = operands[names[0]].shape[0]
-    offsets = {name: k * n_value for k, name in enumerate(names)}
-    out_offset = len(names) * n_value
-    U = out_offset + r
+    B = operands[next(iter(layout.offsets))].shape[0]
+    r, U = layout.r, layout.U
     outputs = np.zeros((B, r), dtype=np.int64)
     support = np.zeros((B, r, U), dtype=bool)
-    env = _Env(operands, offsets, outputs, out_offset, 0, n_value, U, initial)
+    inter = {name: np.zeros((B, r), np.int64) for name, _ in intermediates}
+    inter_sup = {name: np.zeros((B, r, U), bool) for name, _ in intermediates}
+    env = _Env(operands, layout, outputs, inter, inter_sup, {name: 0 for name in inter}, initials)
     for tv in range(r):
         env.t = tv
+        for name, fn in intermediates:
+            val = fn(env)
+            inter[name][:, tv] = np.broadcast_to(val.value, (B, 1))[:, 0]
+            if val.support is not None:
+                inter_sup[name][:, tv] = np.broadcast_to(val.support, (B, 1, U))[:, 0]
+            env.inter_done[name] = tv + 1
         val = rule(env)
         outputs[:, tv] = np.broadcast_to(val.value, (B, 1))[:, 0]
         if val.support is not None:
             support[:, tv] = np.broadcast_to(val.support, (B, 1, U))[:, 0]
-    return Solution(outputs, support)
+    return Solution(outputs, support, inter)
 
 
 # ----------------------------------------------------------------------------- scalar oracle
 
 
-def evaluate_partial(
-    expr: sp.Basic,
-    view: dict[int, int],
-    offsets: dict[str, int],
-    out_offset: int,
-    t_value: int,
-    n_value: int,
-    initial: int,
-    j_value: int | None = None,
-) -> int:
-    """Evaluate ``expr`` for output ``t`` over a partial instance ``view`` (index -> token).
+def evaluate_partial(rule: sp.Basic, intermediates: list[tuple[str, sp.Basic]], view: dict[int, int],
+                     layout: Layout, t_value: int, initials: dict[str, int]) -> int:
+    """Evaluate output ``t`` of one instance over a partial ``view`` (instance index -> token).
 
-    Content operators range over the input positions present in ``view``; any other read of a
-    position missing from ``view`` raises ``MissingRead``.
+    Content operators range over the candidates present in ``view``; any other read of a missing
+    position raises ``MissingRead``.  Intermediates are recomputed from index 0 over the view.
     """
+    inter_rules = dict(intermediates)
+    inter_values: dict[str, list[int]] = {name: [] for name in inter_rules}
+    n_value = layout.n
 
-    def ev(e: sp.Basic, jv: int | None):
+    def ev(e: sp.Basic, tv: int, jv: int | None, in_content: bool):
         if isinstance(e, (bool, sp.logic.boolalg.BooleanAtom)):
             return bool(e)
         if e.is_Number:
             return int(e)
         if e == t:
-            return t_value
+            return tv
         if e == n:
             return n_value
         if e == j:
@@ -307,43 +411,55 @@ def evaluate_partial(
                 raise RuleEvaluationError("j used outside a content operator")
             return jv
         if isinstance(e, sp.Indexed):
-            i = int(ev(e.indices[0], jv))
-            if str(e.base) == str(y):
+            name = str(e.base)
+            i = int(ev(e.indices[0], tv, jv, in_content))
+            if name == str(y) or name in inter_rules:
                 if i < 0:
-                    return initial
-                key = out_offset + i
+                    return initials[name]
+                if name in inter_rules:
+                    return inter_values[name][i]
+                key = layout.out_offset + i
             else:
-                if not 0 <= i < n_value:
+                if not 0 <= i < layout.operand_sizes[name]:
+                    if in_content:
+                        raise _CandidateOutOfRange
                     raise RuleEvaluationError(f"`{e}` reads outside the input (index {i}, n={n_value})")
-                key = offsets[str(e.base)] + i
+                key = layout.offsets[name] + i
             if key not in view:
                 raise MissingRead(key, candidate=j in e.indices[0].free_symbols)
             return view[key]
         if isinstance(e, ContentOperator):
-            best = None
-            for jj in range(n_value):
+            size = int(ev(e.size, tv, None, False))
+            best, total, found = None, 0, False
+            for jj in range(size):
                 try:
-                    if not ev(e.where, jj):
+                    if not ev(e.where, tv, jj, True):
                         continue
-                    v = ev(e.value, jj)
+                    v = ev(e.value, tv, jj, True)
+                except _CandidateOutOfRange:
+                    continue
                 except MissingRead as missing:
                     if missing.candidate:
                         continue  # that candidate is not in the sub-instance
                     raise
-                if best is None:
-                    best = (jj, v)
-                elif e.pick == "min" and v < best[1] or e.pick == "max" and v > best[1] or e.pick == "last":
-                    best = (jj, v)
-            return e.default if best is None else best[1]
+                found = True
+                total += v
+                if best is None or (e.pick == "min" and v < best) or (e.pick == "max" and v > best) or e.pick == "last":
+                    best = v
+            if e.pick in ("count", "sum"):
+                return total
+            return best if found else e.default
         if isinstance(e, sp.Piecewise):
             for val, cond in e.args:
-                if ev(cond, jv):
-                    return ev(val, jv)
+                if ev(cond, tv, jv, in_content):
+                    return ev(val, tv, jv, in_content)
             raise RuleEvaluationError(f"no branch of `{e}` applies")
+        if isinstance(e, Lookup):
+            return int(e.args[0][int(ev(e.args[1], tv, jv, in_content))])
         op = _NUMPY_OPS.get(type(e))
         if op is None:
             raise RuleEvaluationError(f"the language has no evaluator for {type(e).__name__}")
-        vals = [ev(arg, jv) for arg in e.args]
+        vals = [ev(arg, tv, jv, in_content) for arg in e.args]
         if len(vals) == 1:
             return op(vals[0]).item()
         out = vals[0]
@@ -351,4 +467,7 @@ def evaluate_partial(
             out = op(out, v)
         return out.item() if hasattr(out, "item") else out
 
-    return int(ev(expr, j_value))
+    for s in range(t_value + 1):
+        for name, expr in intermediates:
+            inter_values[name].append(int(ev(expr, s, None, False)))
+    return int(ev(rule, t_value, None, False))

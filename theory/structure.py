@@ -1,9 +1,16 @@
 """The structure profile of a task, computed from its definition (never written per task).
 
-* sparsity: the largest support set |S_t| seen at each length, and whether it stays bounded
-  as n grows (the k of k-sparse);
-* dependency kinds: each sequence read of the rule is a fixed offset from ``t``, depends on
-  ``n``, or is chosen by content (inside a content operator).
+* **sparsity**: the largest support set |S_t| seen at each length, and whether it stays bounded
+  as n grows (the k of k-sparse, Golowich et al. 2025; the AGK bound needs it bounded);
+* **dependency kinds**: each sequence read is a fixed offset from ``t``, a fixed position,
+  depends on ``n``, or is chosen by content;
+* **C-RASP membership at definition level** (Huang et al. 2025), as formalised here: the rule
+  may count and select by content, compare counts, map token values elementwise, and use
+  positional reads whose distance to the output that reads them is a constant (local) or a
+  periodic predicate.  A "no" names the construct that falls outside: a read whose distance
+  grows with t or n, a modular sum over all positions, a recurrence over an intermediate;
+* **position coupling** implied by the rule's positional reads (Cho et al. 2024): output t is
+  aligned with the input index its rule reads, if that index is positional.
 """
 
 from __future__ import annotations
@@ -13,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import sympy as sp
 
-from .language import ContentOperator, n, t
+from .language import ContentOperator, j, n, t, y
 from .task import Task
 
 PROFILE_LENGTHS = (4, 8, 16, 32)
@@ -22,7 +29,30 @@ PROFILE_LENGTHS = (4, 8, 16, 32)
 @dataclass(frozen=True)
 class Dependency:
     read: str  # e.g. "x[n - t - 1]"
-    kind: str  # "fixed offset from t" | "depends on n" | "chosen by content" | "data-dependent index"
+    kind: str  # "fixed offset from t" | "fixed position" | "depends on n" | "chosen by content" | ...
+
+
+@dataclass(frozen=True)
+class CraspCheck:
+    member: bool
+    reasons: tuple[str, ...]  # the constructs outside C-RASP (empty when member)
+
+    def summary(self) -> str:
+        return "yes" if self.member else "no (" + "; ".join(self.reasons) + ")"
+
+
+@dataclass(frozen=True)
+class Coupling:
+    """Output t is aligned with index ``index`` (an expression in t, n) of ``operands``; or none."""
+
+    index: sp.Expr | None
+    operands: tuple[str, ...]
+    note: str
+
+    def summary(self) -> str:
+        if self.index is None:
+            return f"none ({self.note})"
+        return f"y[t] ↔ {', '.join(f'{o}[{self.index}]' for o in self.operands)}"
 
 
 @dataclass(frozen=True)
@@ -31,52 +61,162 @@ class StructureProfile:
     support_sizes: dict[int, int]  # n -> max |S_t| over sampled instances
     bounded: bool
     dependencies: tuple[Dependency, ...]
+    crasp: CraspCheck
+    coupling: Coupling
 
     @property
     def k(self) -> int:
         return max(self.support_sizes.values())
 
+    def sparsity(self) -> str:
+        return f"k = {self.k}" if self.bounded else f"unbounded (|S_t| up to {self.k} at n = {max(self.support_sizes)})"
+
     def summary(self) -> str:
         kinds = sorted({d.kind for d in self.dependencies})
-        bound = f"k = {self.k}" if self.bounded else f"unbounded (|S_t| up to {self.k})"
-        return f"{self.task}: sparsity {bound}; dependencies: {', '.join(kinds) or 'none'}"
+        crasp = "C-RASP" if self.crasp.member else "not C-RASP"
+        return f"{self.task}: sparsity {self.sparsity()}; dependencies: {', '.join(kinds) or 'none'}; {crasp}"
 
 
-def dependencies(rule: sp.Basic) -> tuple[Dependency, ...]:
-    found: list[Dependency] = []
+def _rules(task: Task) -> list[tuple[str, sp.Basic]]:
+    return [(f"{s}[t]", e) for s, e in task.intermediates] + [("y[t]", task.rule)]
 
-    def visit(e: sp.Basic, inside: bool) -> None:
+
+def _reads(rule: sp.Basic):
+    """Yield (Indexed read, inside a content operator) for every sequence read of a rule."""
+    def visit(e: sp.Basic, inside: bool):
         if isinstance(e, ContentOperator):
             for arg in e.args[1:]:
-                visit(arg, True)
+                yield from visit(arg, True)
             return
         if isinstance(e, sp.Indexed):
-            (idx,) = e.indices
-            if inside and e.free_symbols & {sp.Symbol("j", integer=True)}:
-                kind = "chosen by content"
-            elif idx.atoms(sp.Indexed):
-                kind = "data-dependent index"
-            elif n in idx.free_symbols:
-                kind = "depends on n"
-            else:
-                kind = "fixed offset from t" if (idx - t).is_number else "depends on t non-linearly"
-            found.append(Dependency(str(e), kind))
+            yield e, inside
         for arg in e.args:
-            visit(arg, inside)
+            yield from visit(arg, inside)
 
-    visit(rule, False)
-    return tuple(found)
+    yield from visit(rule, False)
+
+
+def _read_kind(read: sp.Indexed, inside: bool) -> str:
+    (idx,) = read.indices
+    if inside and j in idx.free_symbols:
+        return "chosen by content"
+    if idx.atoms(sp.Indexed):
+        return "data-dependent index"
+    if n in idx.free_symbols:
+        return "depends on n"
+    if idx.is_number:
+        return "fixed position"
+    return "fixed offset from t" if (idx - t).is_number else "depends on t non-linearly"
+
+
+def dependencies(task: Task) -> tuple[Dependency, ...]:
+    seen, out = set(), []
+    for _, rule in _rules(task):
+        for read, inside in _reads(rule):
+            if str(read) not in seen:
+                seen.add(str(read))
+                out.append(Dependency(str(read), _read_kind(read, inside)))
+    return tuple(out)
+
+
+def _sequence_distance(task: Task, read: sp.Indexed) -> sp.Expr:
+    """Distance in the serialized sequence from the slot predicting y_t back to ``read``."""
+    sizes = list(task.operand_lengths)
+    slot = sum(s + 1 for s in sizes) + t  # output_start + t - 1
+    (idx,) = read.indices
+    name = str(read.base)
+    if name == str(y) or name not in task.operand_names:
+        return sp.simplify(t - 1 - idx)  # earlier outputs / intermediates, aligned with outputs
+    k = task.operand_names.index(name)
+    source = sum(s + 1 for s in sizes[:k]) + 1 + idx
+    return sp.simplify(slot - source)
+
+
+def crasp_check(task: Task) -> CraspCheck:
+    reasons: list[str] = []
+    inter = {str(s) for s, _ in task.intermediates}
+    for label, rule in _rules(task):
+        for read, inside in _reads(rule):
+            name = str(read.base)
+            (idx,) = read.indices
+            if name in inter and label == f"{name}[t]" and idx != t:
+                reasons.append(f"{label} is a recurrence over intermediate {name} (a sequential state, not a count)")
+                continue
+            if (inside and j in idx.free_symbols) or idx.atoms(sp.Indexed):
+                continue  # relative to the chosen candidate: a content-based read
+            distance = _sequence_distance(task, read)
+            if task.output_length == 1:
+                distance = distance.subs(t, 0)  # a single output: t is always 0
+            if distance.free_symbols & {t, n}:
+                grows = "n" if n in distance.free_symbols else "t"
+                reasons.append(f"`{read}` is read at distance {distance} from its output, which depends on {grows}")
+        for mod in rule.atoms(sp.Mod):
+            if any(isinstance(e, ContentOperator) and e.pick in ("count", "sum") for e in sp.preorder_traversal(mod)):
+                reasons.append(f"`{mod}` is a modular sum over all positions")
+    unique = tuple(dict.fromkeys(reasons))
+    return CraspCheck(not unique, unique)
+
+
+def _positional_reads(task: Task, rule: sp.Basic) -> list[tuple[sp.Expr, str]]:
+    out = []
+    for read, inside in _reads(rule):
+        (idx,) = read.indices
+        if str(read.base) in task.operand_names and not inside and not idx.atoms(sp.Indexed) and t in idx.free_symbols:
+            out.append((idx, str(read.base)))
+    return out
+
+
+def coupling(task: Task) -> Coupling:
+    found = _positional_reads(task, task.rule)
+    if not found:
+        # look one level into intermediates the output reads at the same index (e.g. partial[t])
+        inter = dict((str(s), e) for s, e in task.intermediates)
+        for read, _ in _reads(task.rule):
+            if str(read.base) in inter and read.indices[0] == t:
+                found += _positional_reads(task, inter[str(read.base)])
+    indices = [i for i, _ in found]
+    operands = [o for _, o in found]
+    if not indices:
+        return Coupling(None, (), "no positional read of the inputs by t: the source is chosen by content or "
+                                  "through intermediates; predicted coupling can learn it")
+    distinct = list(dict.fromkeys(indices))
+    note = "" if len(distinct) == 1 else f"the rule reads several indices {distinct}; coupled to the first"
+    return Coupling(distinct[0], tuple(dict.fromkeys(o for o, i in zip(operands, indices) if i == distinct[0])), note)
+
+
+def coupled_position_ids(task: Task, n_value: int) -> np.ndarray:
+    """Position ids of a serialized instance under the implied coupling (Cho et al. 2024).
+
+    Input token i of every operand gets id i + 1 (operands share ids by index); output t gets the
+    id of the input index its rule reads (index + 1), or t + 1 where the output reaches past the
+    inputs (e.g. the final carry); the task token and separators get id 0.
+    """
+    from .serialize import frame_positions, output_start
+
+    c = coupling(task)
+    if c.index is None:
+        raise ValueError(f"task {task.name!r} has no positional coupling ({c.note})")
+    sizes = task.operand_sizes(n_value)
+    L = output_start(task, n_value) + task.r(n_value)
+    ids = np.zeros(L, dtype=np.int64)
+    frame = frame_positions(task, n_value)
+    for k, size in enumerate(sizes):
+        ids[frame[k] + 1: frame[k] + 1 + size] = np.arange(1, size + 1)
+    fn = sp.lambdify((t, n), c.index, modules="numpy")
+    for tv in range(task.r(n_value)):
+        ids[output_start(task, n_value) + tv] = int(fn(tv, n_value)) + 1
+    return ids
 
 
 def structure_profile(task: Task, samples: int = 64, seed: int = 0) -> StructureProfile:
     rng = np.random.default_rng(seed)
     sizes = {}
     for nv in PROFILE_LENGTHS:
-        if task.max_length is not None and nv > task.max_length:
+        if (task.max_length is not None and nv > task.max_length) or nv < task.min_length:
             continue
-        sol = task.solve(task.sample(rng, samples, nv))
+        sol = task.generate(rng, samples, nv)[1]
         sizes[nv] = int(sol.support.sum(axis=2).max())
     values = [sizes[k] for k in sorted(sizes)]
     # bounded if the support stops growing over the longer half of the probed lengths
     bounded = len(values) < 2 or values[-1] <= values[len(values) // 2]
-    return StructureProfile(task.name, sizes, bounded, dependencies(task.rule))
+    return StructureProfile(task.name, sizes, bounded, dependencies(task), crasp_check(task), coupling(task))

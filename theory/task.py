@@ -1,9 +1,9 @@
-"""A task definition: the rule, its length parameter and alphabet, validated when it is made.
+"""A task definition: the rules, length parameter, operands and alphabet, validated when made.
 
 ``Task`` is the one object every other layer consumes.  From it come instances (``sample``),
-the outputs and support sets of a batch (``solve``), a scalar re-evaluation of one output over a
-partial instance (``evaluate``), and the checks that reject a malformed definition at load time
-with a message naming the problem and the fix.
+outputs, intermediates and support sets of a batch (``solve``), a scalar re-evaluation of one
+output over a partial instance (``evaluate``), and the checks that reject a malformed
+definition at load time with a message naming the problem and the fix.
 """
 
 from __future__ import annotations
@@ -15,11 +15,13 @@ from typing import Callable
 import numpy as np
 import sympy as sp
 
-from .language import ContentOperator, a, b, j, n, t, x, y
-from .solver import RuleEvaluationError, Solution, compile_rule, evaluate_partial, solve
+from .language import INPUT_NAMES, ContentOperator, j, n, t, x, y
+from .solver import Compiler, Layout, RuleEvaluationError, Solution, evaluate_partial, make_layout, solve
 
-#: lengths at which a definition is checked symbolically-by-example when it is loaded
-VALIDATION_LENGTHS = tuple(range(1, 65))
+#: lengths at which a definition is run by example when it is loaded
+VALIDATION_LENGTHS = (1, 2, 3, 4, 5, 8, 13, 21, 34, 64)
+#: lengths scanned for integrality of output and operand lengths
+INTEGRALITY_LENGTHS = tuple(range(1, 65))
 
 
 class TaskDefinitionError(ValueError):
@@ -27,6 +29,7 @@ class TaskDefinitionError(ValueError):
 
 
 Oracle = Callable[[dict[str, list[int]]], list[int]]
+Sampler = Callable[[np.random.Generator, int, int], dict[str, np.ndarray]]
 
 
 @dataclass(frozen=True, eq=False)
@@ -34,17 +37,25 @@ class Task:
     """A sequence-to-sequence task ``y[t] = rule`` for ``t < output_length(n)``.
 
     Attributes:
-        name: catalogue name (lower case, no spaces).
+        name: catalogue name (letters, digits, '-' or '_').
         description: one line a reader understands without the rule.
-        length_meaning: what ``n`` counts (e.g. "input tokens").
+        length_meaning: what ``n`` counts (e.g. "input tokens", "digits per operand").
         rule: sympy expression for ``y[t]`` (see ``theory.language``).
         alphabet: input symbols are ``0 .. alphabet-1``.
-        operands: the input operands, each of length ``n``.
-        output_length: ``r(n)``, a sympy expression in ``n``.
-        distinct: inputs are drawn without repetition (requires ``n <= alphabet``).
+        operands: the input sequences, in serialization order.
+        operand_lengths: each operand's length as an expression in ``n`` (default ``n``).
+        output_length: ``r(n)``, an expression in ``n``.
+        intermediates: ``(sequence, rule)`` pairs, evaluated at each ``t`` in order before ``y[t]``.
+        distinct: inputs are drawn without repetition within each operand.
         output_alphabet: outputs must lie in ``0 .. output_alphabet-1`` (default: alphabet).
-        initial: the value read for ``y[s]`` with ``s < 0`` (before the first output).
-        oracle: an independent plain-Python solver, used to cross-check the rule.
+        initial: the value read for ``y[s]`` with ``s < 0``.
+        intermediate_initial: the value read for an intermediate at a negative index.
+        sampler: a custom input distribution ``(rng, batch, n) -> {operand: (batch, size)}``
+            for tasks whose inputs carry planted structure (a key that occurs, k marks); the
+            rules still define every output.
+        oracle: an independent plain-Python solver, used to cross-check the rules.
+        min_length: smallest admissible ``n``.
+        max_length: largest admissible ``n`` (default: unbounded, or what ``distinct`` allows).
     """
 
     name: str
@@ -53,86 +64,136 @@ class Task:
     rule: sp.Basic
     alphabet: int
     operands: tuple[sp.IndexedBase, ...] = (x,)
+    operand_lengths: tuple[sp.Expr, ...] | None = None
     output_length: sp.Expr = n
+    intermediates: tuple[tuple[sp.IndexedBase, sp.Basic], ...] = ()
     distinct: bool = False
     output_alphabet: int | None = None
     initial: int = -1
+    intermediate_initial: int = 0
+    sampler: Sampler | None = field(default=None, repr=False)
     oracle: Oracle | None = field(default=None, repr=False)
     min_length: int = 1
+    max_length: int | None = None
 
     def __post_init__(self) -> None:
+        if isinstance(self.intermediates, dict):
+            object.__setattr__(self, "intermediates", tuple(self.intermediates.items()))
+        if self.operand_lengths is None:
+            object.__setattr__(self, "operand_lengths", tuple(n for _ in self.operands))
+        object.__setattr__(self, "operand_lengths", tuple(sp.sympify(e) for e in self.operand_lengths))
+        object.__setattr__(self, "output_length", sp.sympify(self.output_length))
+        if self.max_length is None and self.distinct:
+            object.__setattr__(self, "max_length", self._largest_distinct_length())
         _validate(self)
 
     # ------------------------------------------------------------------ sizes
     @property
-    def max_length(self) -> int | None:
-        """Largest admissible n (only distinct-token tasks have one)."""
-        return self.alphabet if self.distinct else None
+    def operand_names(self) -> tuple[str, ...]:
+        return tuple(str(op) for op in self.operands)
 
     @property
     def out_alphabet(self) -> int:
         return self.output_alphabet or self.alphabet
 
+    @property
+    def symbols(self) -> int:
+        """Number of token symbols any instance uses (inputs and outputs)."""
+        return max(self.alphabet, self.out_alphabet)
+
     def r(self, n_value: int) -> int:
         """Number of output positions at length n."""
         return int(self.output_length.subs(n, n_value))
 
+    def operand_sizes(self, n_value: int) -> tuple[int, ...]:
+        return tuple(int(e.subs(n, n_value)) for e in self.operand_lengths)
+
     def input_size(self, n_value: int) -> int:
-        return len(self.operands) * n_value
+        return sum(self.operand_sizes(n_value))
+
+    def layout(self, n_value: int) -> Layout:
+        return make_layout(self.operand_names, self.operand_sizes(n_value), n_value, self.r(n_value))
+
+    def _largest_distinct_length(self) -> int:
+        best = 0
+        for nv in range(1, 4 * self.alphabet + 2):
+            if max(int(e.subs(n, nv)) for e in self.operand_lengths) > self.alphabet:
+                break
+            best = nv
+        return best
 
     def check_length(self, n_value: int) -> None:
         """Raise a clear error if instances of length ``n_value`` cannot exist."""
+        if not isinstance(n_value, (int, np.integer)):
+            raise TaskDefinitionError(f"task {self.name!r}: length must be an integer, got {n_value!r}")
         if n_value < self.min_length:
             raise TaskDefinitionError(
                 f"task {self.name!r}: length {n_value} is below its minimum {self.min_length}; use n >= {self.min_length}"
             )
         if self.max_length is not None and n_value > self.max_length:
+            why = (f"needs more distinct tokens than the alphabet's {self.alphabet}" if self.distinct
+                   else "is beyond what its input distribution allows")
             raise TaskDefinitionError(
-                f"task {self.name!r}: length {n_value} needs {n_value} distinct tokens but the alphabet has "
-                f"{self.alphabet}; use n <= {self.max_length} or a larger alphabet"
+                f"task {self.name!r}: length {n_value} {why}; use n <= {self.max_length}"
             )
 
     # ------------------------------------------------------------------ instances
     @cached_property
     def _compiled(self):
-        return compile_rule(self.rule)
+        compiler = Compiler(self.operand_names, tuple(str(s) for s, _ in self.intermediates))
+        return compiler.compile(self.rule), [(str(s), compiler.compile(e)) for s, e in self.intermediates]
+
+    @property
+    def _initials(self) -> dict[str, int]:
+        return {str(y): self.initial, **{str(s): self.intermediate_initial for s, _ in self.intermediates}}
 
     def sample(self, rng: np.random.Generator, batch: int, n_value: int) -> dict[str, np.ndarray]:
-        """Draw ``batch`` inputs of length ``n_value``: operand name -> (batch, n) int64."""
+        """Draw ``batch`` inputs of length ``n_value``: operand name -> (batch, size) int64."""
         self.check_length(n_value)
+        if self.sampler is not None:
+            return self.sampler(rng, batch, n_value)
         out = {}
-        for op in self.operands:
+        for name, size in zip(self.operand_names, self.operand_sizes(n_value)):
             if self.distinct:
                 # argsort of uniform noise = a random permutation per row, vectorized
-                perm = np.argsort(rng.random((batch, self.alphabet)), axis=1)[:, :n_value]
-                out[str(op)] = perm.astype(np.int64)
+                out[name] = np.argsort(rng.random((batch, self.alphabet)), axis=1)[:, :size].astype(np.int64)
             else:
-                out[str(op)] = rng.integers(0, self.alphabet, size=(batch, n_value), dtype=np.int64)
+                out[name] = rng.integers(0, self.alphabet, size=(batch, size), dtype=np.int64)
         return out
 
     def solve(self, inputs: dict[str, np.ndarray]) -> Solution:
-        """Outputs and support sets of a batch of inputs (all of one length)."""
-        n_value = next(iter(inputs.values())).shape[1]
-        order = tuple(str(op) for op in self.operands)
-        return solve(self._compiled, inputs, order, n_value, self.r(n_value), self.initial)
+        """Outputs, support sets and intermediates of a batch of inputs (all of one length)."""
+        n_value = self._length_of(inputs)
+        rule, intermediates = self._compiled
+        return solve(rule, intermediates, inputs, self.layout(n_value), self._initials)
+
+    def generate(self, rng: np.random.Generator, batch: int, n_value: int) -> tuple[dict[str, np.ndarray], Solution]:
+        inputs = self.sample(rng, batch, n_value)
+        return inputs, self.solve(inputs)
 
     def evaluate(self, view: dict[int, int], t_value: int, n_value: int) -> int:
         """Re-evaluate output ``t`` from the definition over a partial instance (index -> token)."""
-        offsets = {str(op): k * n_value for k, op in enumerate(self.operands)}
-        return evaluate_partial(self.rule, view, offsets, self.input_size(n_value), t_value, n_value, self.initial)
+        return evaluate_partial(self.rule, [(str(s), e) for s, e in self.intermediates], view,
+                                self.layout(n_value), t_value, self._initials)
+
+    def _length_of(self, inputs: dict[str, np.ndarray]) -> int:
+        """Recover n from the first operand's size."""
+        size = inputs[self.operand_names[0]].shape[1]
+        for nv in range(self.min_length, max(size, 1) * 4 + 4):
+            if self.operand_sizes(nv)[0] == size:
+                return nv
+        raise RuleEvaluationError(f"no length n gives operand {self.operand_names[0]} {size} tokens")
 
     def oracle_outputs(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
         """Run the plain-Python oracle on every row (slow; for cross-checks only)."""
         if self.oracle is None:
             raise TaskDefinitionError(f"task {self.name!r} has no oracle")
-        B = next(iter(inputs.values())).shape[0]
+        B = inputs[self.operand_names[0]].shape[0]
         rows = [self.oracle({k: v[i].tolist() for k, v in inputs.items()}) for i in range(B)]
         return np.asarray(rows, dtype=np.int64).reshape(B, -1)
 
 
 # ---------------------------------------------------------------------------- validation
-
-_ALLOWED_BASES = {str(x), str(a), str(b), str(y)}
 
 
 def _validate(task: Task) -> None:
@@ -141,69 +202,95 @@ def _validate(task: Task) -> None:
         raise TaskDefinitionError(f"{where}: the name must be letters, digits, '-' or '_'")
     if not isinstance(task.alphabet, int) or task.alphabet < 2:
         raise TaskDefinitionError(f"{where}: alphabet must be an integer >= 2, got {task.alphabet!r}")
-    if not isinstance(task.rule, sp.Basic):
-        raise TaskDefinitionError(f"{where}: the rule must be a sympy expression, got {type(task.rule).__name__}")
-    operand_names = {str(o) for o in task.operands}
-    for base in task.rule.atoms(sp.IndexedBase):
-        if str(base) not in _ALLOWED_BASES:
-            raise TaskDefinitionError(f"{where}: unknown sequence {base}; rules read x, a, b (inputs) and y (outputs)")
-        if str(base) != str(y) and str(base) not in operand_names:
-            raise TaskDefinitionError(
-                f"{where}: the rule reads {base} but the operands are {sorted(operand_names)}; declare operands=(...)"
-            )
-    allowed = {t, n, j}
-    unknown = {s for s in task.rule.free_symbols if isinstance(s, sp.Symbol) and s not in allowed}
-    unknown -= {s for s in task.rule.atoms(sp.IndexedBase)} | {s.label for s in task.rule.atoms(sp.IndexedBase)}
-    if unknown:
-        raise TaskDefinitionError(f"{where}: unknown symbol(s) {sorted(map(str, unknown))}; rules may use t, n and j")
-    _validate_bound_index(task, where)
-    if not isinstance(task.output_length, sp.Basic):
-        object.__setattr__(task, "output_length", sp.sympify(task.output_length))
-    if task.output_length.free_symbols - {n}:
-        raise TaskDefinitionError(f"{where}: output_length may only depend on n, got {task.output_length}")
-    for nv in VALIDATION_LENGTHS:
-        r = task.output_length.subs(n, nv)
-        if not (r.is_integer and r >= 1):
-            raise TaskDefinitionError(
-                f"{where}: output_length {task.output_length} is {r} at n={nv}; it must be a positive integer for every n"
-            )
+    rules = [("y[t]", task.rule)] + [(f"{s}[t]", e) for s, e in task.intermediates]
+    for label, rule in rules:
+        if not isinstance(rule, sp.Basic):
+            raise TaskDefinitionError(f"{where}: the rule for {label} must be a sympy expression, got {type(rule).__name__}")
+    operand_names = set(task.operand_names)
+    for name in operand_names:
+        if name not in INPUT_NAMES:
+            raise TaskDefinitionError(f"{where}: operand {name} is not an input sequence; use {', '.join(INPUT_NAMES)}")
+    inter_names = [str(s) for s, _ in task.intermediates]
+    for name in inter_names:
+        if name in INPUT_NAMES or name == str(y):
+            raise TaskDefinitionError(f"{where}: intermediate {name!r} clashes with a sequence of the language; rename it")
+    if len(set(inter_names)) != len(inter_names):
+        raise TaskDefinitionError(f"{where}: an intermediate is defined twice")
+    known = operand_names | set(inter_names) | {str(y)}
+    for label, rule in rules:
+        for base in rule.atoms(sp.IndexedBase):
+            if str(base) not in known:
+                hint = (f"declare operands=(...)" if str(base) in INPUT_NAMES
+                        else "declare it in intermediates=... or use x, a, b, q (inputs) and y (outputs)")
+                raise TaskDefinitionError(f"{where}: {label} reads unknown sequence {base}; {hint}")
+        labels = {s.label for s in rule.atoms(sp.IndexedBase)} | set(rule.atoms(sp.IndexedBase))
+        unknown = {s for s in rule.free_symbols if isinstance(s, sp.Symbol) and s not in {t, n, j} and s not in labels}
+        if unknown:
+            raise TaskDefinitionError(f"{where}: {label} uses unknown symbol(s) {', '.join(sorted(map(str, unknown)))}; "
+                                      "rules may use t (output index), n (length) and j (bound by a content operator)")
+        _validate_bound_index(rule, f"{where}: {label}")
+    for label, expr in [("output_length", task.output_length)] + [
+            (f"length of {name}", e) for name, e in zip(task.operand_names, task.operand_lengths)]:
+        if expr.free_symbols - {n}:
+            raise TaskDefinitionError(f"{where}: {label} may only depend on n, got {expr}")
+        top = task.max_length or INTEGRALITY_LENGTHS[-1]
+        for nv in (v for v in INTEGRALITY_LENGTHS if task.min_length <= v <= top):
+            value = expr.subs(n, nv)
+            if not (value.is_integer and value >= 1):
+                raise TaskDefinitionError(f"{where}: {label} {expr} is {value} at n={nv}; it must be a positive "
+                                          "integer for every n (use floor/ceiling or restrict n with min_length)")
     _validate_by_example(task, where)
 
 
-def _validate_bound_index(task: Task, where: str) -> None:
+def _validate_bound_index(rule: sp.Basic, where: str) -> None:
     """``j`` may appear only inside a content operator, and operators may not nest."""
     def visit(e: sp.Basic, inside: bool) -> None:
         if isinstance(e, ContentOperator):
             if inside:
-                raise TaskDefinitionError(f"{where}: content operators may not be nested ({e})")
+                raise TaskDefinitionError(f"{where}: content operators may not be nested ({e}); name the inner one "
+                                          "as an intermediate")
             if e.bound != j:
                 raise TaskDefinitionError(f"{where}: content operators bind j, got {e.bound}")
+            if j in e.size.free_symbols:
+                raise TaskDefinitionError(f"{where}: the range of j in {e} may not depend on j")
             for arg in e.args[1:]:
                 visit(arg, True)
             return
         if e == j and not inside:
-            raise TaskDefinitionError(f"{where}: j is used outside a content operator; j is bound by MinOver/FirstWhere/...")
+            raise TaskDefinitionError(f"{where}: j is used outside a content operator; j is bound by "
+                                      "MinOver/MaxOver/FirstWhere/LastWhere/CountWhere/SumWhere")
         for arg in e.args:
             visit(arg, inside)
 
-    visit(task.rule, False)
+    visit(rule, False)
 
 
 def _validate_by_example(task: Task, where: str) -> None:
-    """Run the rule on random instances of several lengths: index ranges, causality, alphabet."""
+    """Run the rules on random instances of several lengths: index ranges, causality, alphabet."""
     rng = np.random.default_rng(0)
-    lengths = [nv for nv in (1, 2, 3, 5, 8, 13, 21, 34, 64) if nv >= task.min_length]
-    if task.max_length is not None:
-        lengths = [nv for nv in lengths if nv <= task.max_length]
+    top = task.max_length or VALIDATION_LENGTHS[-1]
+    lengths = [nv for nv in VALIDATION_LENGTHS if task.min_length <= nv <= top] or [task.min_length]
     for nv in lengths:
         try:
-            sol = task.solve(task.sample(rng, 8, nv))
+            inputs = task.sample(rng, 8, nv)
+        except TaskDefinitionError:
+            raise
+        except Exception as err:  # a user sampler that breaks is a definition error, named as such
+            raise TaskDefinitionError(f"{where}: its sampler failed at n={nv}: {type(err).__name__}: {err}") from None
+        for name, size in zip(task.operand_names, task.operand_sizes(nv)):
+            arr = inputs.get(name)
+            if arr is None or arr.shape != (8, size):
+                raise TaskDefinitionError(f"{where}: its sampler must return {name} of shape (batch, {size}) at n={nv}")
+            if arr.min() < 0 or arr.max() >= task.alphabet:
+                raise TaskDefinitionError(f"{where}: its sampler produced {name} tokens outside 0..{task.alphabet - 1}")
+        try:
+            sol = task.solve(inputs)
         except RuleEvaluationError as err:
             raise TaskDefinitionError(f"{where}: at n={nv}: {err}") from None
         bad = (sol.outputs < 0) | (sol.outputs >= task.out_alphabet)
         if bad.any():
-            value = int(sol.outputs[bad][0])
+            row, col = np.argwhere(bad)[0]
             raise TaskDefinitionError(
-                f"{where}: at n={nv} the rule produces {value}, outside the output alphabet 0..{task.out_alphabet - 1}; "
-                "fix the rule or declare output_alphabet"
+                f"{where}: at n={nv} the rule produces y[{col}] = {int(sol.outputs[row, col])}, outside the output "
+                f"alphabet 0..{task.out_alphabet - 1}; fix the rule or declare output_alphabet"
             )

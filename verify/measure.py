@@ -82,8 +82,7 @@ def measure_length(model: torch.nn.Module, task: Task, restriction: RestrictionT
                    length: int, instances: int, seed: int) -> LengthMeasurement:
     """All measurements at one length on a fixed evaluation set (same seed -> same instances)."""
     rng = np.random.default_rng(seed)
-    inputs = task.sample(rng, instances, length)
-    sol = task.solve(inputs)
+    inputs, sol = task.generate(rng, instances, length)
     full = serialize(task, inputs, sol.outputs, vocab)
     pred_full = predictions(model, full)
     em, acc = exact_match(pred_full, full)

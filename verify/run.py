@@ -84,7 +84,7 @@ def build(spec: RunSpec):
     for length in (*spec.train_lengths, *spec.test_lengths, *spec.restriction_lengths):
         task.check_length(length)
     restriction = RestrictionTask(task, spec.restriction_m, spec.restriction_lengths)
-    vocab = Vocab(task.alphabet, (task.name,))
+    vocab = Vocab(task.symbols, (task.name,))
     longest = 2 + task.input_size(max(spec.test_lengths)) + task.r(max(spec.test_lengths))
     model_cfg = ModelConfig(vocab.size, spec.layers, spec.d_model, spec.heads, spec.position_scheme,
                             max_positions=longest + spec.train.max_position_offset + 1)
@@ -105,8 +105,8 @@ def execute(spec: RunSpec, progress=None) -> RunResult:
     val_rng = np.random.default_rng(VALIDATION_SEED)
     validation = []
     for length in range(lo, hi + 1):
-        inputs = task.sample(val_rng, spec.validation_instances, length)
-        validation.append(serialize(task, inputs, task.solve(inputs).outputs, vocab))
+        inputs, sol = task.generate(val_rng, spec.validation_instances, length)
+        validation.append(serialize(task, inputs, sol.outputs, vocab))
 
     def validate(m: torch.nn.Module) -> tuple[float, float]:
         scores = [exact_match(predictions(m, b), b) for b in validation]

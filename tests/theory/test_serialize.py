@@ -50,17 +50,18 @@ def test_layout_mask_positions(name, seed, data):
     np.testing.assert_array_equal(seq.tokens[:, seq_of], instance)
 
 
-def test_two_operand_layout():
+def test_two_operand_layout_closes_each_operand_with_a_separator():
     task = Task(name="pick", description="second operand", length_meaning="tokens per operand", rule=b[t],
                 alphabet=10, operands=(a, b))
     inputs = task.sample(np.random.default_rng(0), 3, 4)
     seq = serialize(task, inputs, task.solve(inputs).outputs, Vocab(10, ("pick",)))
     np.testing.assert_array_equal(seq.tokens[:, 1:5], inputs["a"])
-    np.testing.assert_array_equal(seq.tokens[:, 5:9], inputs["b"])
-    assert (seq.tokens[:, 9] == 10).all()  # SEP
-    np.testing.assert_array_equal(seq.tokens[:, 10:], inputs["b"])
-    assert frame_positions(task, 4) == (0, 9)
-    np.testing.assert_array_equal(instance_to_sequence_index(task, 4), [1, 2, 3, 4, 5, 6, 7, 8, 10, 11, 12, 13])
+    assert (seq.tokens[:, 5] == 10).all()  # SEP after a
+    np.testing.assert_array_equal(seq.tokens[:, 6:10], inputs["b"])
+    assert (seq.tokens[:, 10] == 10).all()  # SEP after b
+    np.testing.assert_array_equal(seq.tokens[:, 11:], inputs["b"])
+    assert frame_positions(task, 4) == (0, 5, 10)
+    np.testing.assert_array_equal(instance_to_sequence_index(task, 4), [1, 2, 3, 4, 6, 7, 8, 9, 11, 12, 13, 14])
 
 
 def test_task_token_override():

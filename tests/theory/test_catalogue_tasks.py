@@ -1,0 +1,146 @@
+"""Every catalogue task: rules vs oracle, the two evaluators agree, supports suffice, profiles."""
+
+from __future__ import annotations
+
+import textwrap
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from theory.catalogue import CATALOGUE, load_task
+from theory.structure import structure_profile
+from theory.task import TaskDefinitionError
+
+NAMES = sorted(CATALOGUE)
+
+
+def _lengths(task, top=20):
+    hi = min(task.max_length or top, top)
+    return st.integers(task.min_length, hi)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_rules_match_the_oracle(name):
+    task = CATALOGUE[name]
+
+    @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(seed=st.integers(0, 2**32 - 1), n_value=_lengths(task))
+    def check(seed, n_value):
+        inputs, sol = task.generate(np.random.default_rng(seed), 16, n_value)
+        np.testing.assert_array_equal(sol.outputs, task.oracle_outputs(inputs))
+
+    check()
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_scalar_interpreter_agrees_and_supports_suffice(name):
+    """Evaluate every output over the full instance and over its support set alone."""
+    task = CATALOGUE[name]
+    rng = np.random.default_rng(11)
+    for n_value in sorted({task.min_length, min(7, task.max_length or 7)}):
+        inputs, sol = task.generate(rng, 4, n_value)
+        for row in range(4):
+            instance = np.concatenate([inputs[o][row] for o in task.operand_names] + [sol.outputs[row]])
+            full = dict(enumerate(instance.tolist()))
+            for tv in range(task.r(n_value)):
+                assert task.evaluate(full, tv, n_value) == sol.outputs[row, tv]
+                kept = {u: full[u] for u in np.flatnonzero(sol.support[row, tv])}
+                assert task.evaluate(kept, tv, n_value) == sol.outputs[row, tv], (name, n_value, tv)
+
+
+# (k when bounded else None, C-RASP member, a dependency kind that must appear)
+PROFILES = {
+    "copy": (1, False, "fixed offset from t"),
+    "reverse": (1, False, "depends on n"),
+    "unique_copy": (3, True, "chosen by content"),
+    "repeat_copy": (1, False, "fixed offset from t"),
+    "sort": (2, True, "chosen by content"),
+    "sort_repeats": (None, True, "chosen by content"),
+    "reverse_addition": (None, False, "fixed offset from t"),
+    "no_carry_sum": (2, False, "fixed offset from t"),
+    "parity": (None, False, "chosen by content"),
+    "running_parity": (2, False, "fixed offset from t"),
+    "majority": (None, True, "chosen by content"),
+    "binary_majority": (None, True, "chosen by content"),
+    "sparse_parity_k3": (6, False, "chosen by content"),
+    "capitalize_reverse": (1, False, "depends on n"),
+    "retrieve_right": (3, True, "chosen by content"),
+    "passkey": (2, True, "chosen by content"),
+    "mqar": (3, False, "chosen by content"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(PROFILES))
+def test_structure_profile(name):
+    k, crasp, kind = PROFILES[name]
+    profile = structure_profile(CATALOGUE[name])
+    assert profile.bounded == (k is not None)
+    if k is not None:
+        assert profile.k == k
+    assert profile.crasp.member == crasp, profile.crasp.summary()
+    assert kind in {d.kind for d in profile.dependencies}
+
+
+def test_crasp_reasons_name_the_construct():
+    assert "modular sum over all positions" in structure_profile(CATALOGUE["parity"]).crasp.summary()
+    assert "depends on t" in structure_profile(CATALOGUE["reverse"]).crasp.summary()
+    assert "recurrence over intermediate carry" in structure_profile(CATALOGUE["reverse_addition"]).crasp.summary()
+
+
+def test_sparse_parity_support_grows_with_k_not_n():
+    sizes = [structure_profile(CATALOGUE[f"sparse_parity_k{k}"]).k for k in (1, 2, 3)]
+    assert sizes == [2, 4, 6]  # a mark and a bit per marked one
+
+
+def test_coupling_follows_positional_reads():
+    from theory.structure import coupled_position_ids, coupling
+
+    assert str(coupling(CATALOGUE["reverse"]).index) == "n - t - 1"
+    assert coupling(CATALOGUE["sort"]).index is None
+    # addition: digits of equal significance share ids in both operands and the sum (Cho et al.)
+    ids = coupled_position_ids(CATALOGUE["reverse_addition"], 3)
+    assert ids.tolist() == [0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 4]
+
+
+BAD_FILES = [
+    ("rule=x[t + 1], alphabet=10", "reads outside the input"),
+    ("rule=x[t + k], alphabet=10", "name 'k' is not defined"),
+    ("rule=y[t], alphabet=10", "before it exists"),
+    ("rule=x[t] + 5, alphabet=10", "outside the output alphabet"),
+    ("rule=x[t], alphabet=10, output_length=n / 2", "must be a positive integer"),
+    ("rule=x[t], alphabet=10, intermediates={carry: carry[t]}", "depends on itself"),
+    ("rule=x[j], alphabet=10", "j is used outside a content operator"),
+    ("rule=x[t], alphabet=1", "alphabet must be an integer >= 2"),
+    ("rule=z[t], alphabet=10", "unknown sequence z"),
+    ("rule=MinOver(j, MinOver(j, x[j], True), True), alphabet=10", "may not be nested"),
+    ("rule=b[t], alphabet=10", "declare operands"),
+    ("rule=x[t], alphabet=10, operand_lengths=(n - 1,)", "must be a positive integer"),
+]
+
+
+@pytest.mark.parametrize("body, phrase", BAD_FILES)
+def test_malformed_task_files_name_the_line_and_problem(tmp_path, body, phrase):
+    path = tmp_path / "bad_task.py"
+    path.write_text(textwrap.dedent(f"""\
+        import sympy as sp
+        from theory.language import x, y, t, n, j, b, MinOver, Intermediate
+        from theory.task import Task
+        z = sp.IndexedBase("z")
+        carry = Intermediate("carry")
+        TASK = Task(name="bad", description="malformed", length_meaning="tokens",
+                    {body})
+        """))
+    with pytest.raises(TaskDefinitionError) as info:
+        load_task(str(path))
+    message = str(info.value)
+    assert phrase in message, message
+    assert f"{path}:6" in message or f"{path}:7" in message, message  # the line of the definition
+
+
+def test_syntax_error_names_the_line(tmp_path):
+    path = tmp_path / "broken.py"
+    path.write_text("from theory.task import Task\nTASK = Task(name='x',\n")
+    with pytest.raises(TaskDefinitionError, match=r"broken\.py:\d+: syntax error"):
+        load_task(str(path))
