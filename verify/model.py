@@ -2,23 +2,46 @@
 
 Pre-LayerNorm blocks, fused QKV without bias, 4×GELU MLP, untied output head, N(0, 0.02) init;
 attention is ``F.scaled_dot_product_attention`` with a causal mask, so right padding needs no
-extra mask.  Position schemes:
+extra mask.  Every scheme reads position *ids* (only the causal mask follows slot order), so ids
+are data: offsets, restrictions that keep original ids, and coupled ids all reach the model alike.
+Position schemes:
 
-* ``none``    — no positional signal (NoPE); causal masking alone breaks symmetry;
-* ``learned`` — a learned absolute table indexed by the position ids (train with random
+* ``none``       — no positional signal (NoPE); causal masking alone breaks symmetry;
+* ``learned``    — a learned absolute table indexed by the position ids (train with random
   offsets so rows beyond the training lengths are trained too);
-* ``rope``    — rotary embeddings computed from the position ids (relative by construction).
+* ``rope``       — rotary embeddings computed from the position ids (relative by construction);
+* ``sinusoidal`` — fixed sin/cos absolute embeddings of the ids (Vaswani et al. 2017), added to
+  the token embeddings at the scale of a fresh learned table; no table, so any id works;
+* ``alibi``      — no embedding; each head h adds ``-slope_h · (pos_q − pos_k)`` to the attention
+  logit of key k (Press et al. 2022), with the standard geometric slopes, from the ids;
+* ``coupled``    — position coupling (Cho et al. 2024): the *data pipeline* supplies coupled ids
+  (tokens that the task's rule aligns share an id, e.g. output y_t gets the id of the input it
+  copies).  From the model's side this is exactly ``learned``: the same table, the same code
+  path; only the ids differ.  Train with random offsets, as for ``learned``;
+* ``predicted``  — predictive position coupling (Golowich et al. 2025): ``coupled`` plus a second
+  head that classifies the coupled id of the *next* token.  Training adds ``position_loss`` on
+  the true next ids; at test time the ids fed back are the model's own predictions
+  (``predicted_positions_decode``), so the coupling may depend on the input.
+
+``length_temperature`` (off by default) multiplies the attention logits of the query with id
+``pos_q`` by ``max(1, log(pos_q + 1) / log(train_context))``: 1 inside the training context, then
+growing like log n so attention stays as sharp on long inputs as on short ones.  Sources: the
+length-dependent ("tempered") softmax of task hinting (Awasthi & Gupta 2023), i.e. the log-n
+attention-scaling trick (Chiang & Cholak 2022).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-POSITION_SCHEMES = ("none", "learned", "rope")
+POSITION_SCHEMES = ("none", "learned", "rope", "sinusoidal", "alibi", "coupled", "predicted")
+TABLE_SCHEMES = ("learned", "coupled", "predicted")  # a learned absolute table indexed by the ids
+INIT_STD = 0.02  # every Linear/Embedding weight starts N(0, INIT_STD)
 
 
 @dataclass(frozen=True)
@@ -28,13 +51,17 @@ class ModelConfig:
     d_model: int = 64
     heads: int = 4
     position_scheme: str = "rope"
-    max_positions: int = 256  # size of the learned table; position ids must stay below it
+    max_positions: int = 256  # size of the learned table (and of the predicted-id classes); ids stay below it
+    length_temperature: bool = False  # scale attention logits by max(1, log(pos_q+1)/log(train_context))
+    train_context: int = 0  # longest training position id + 1; needed by length_temperature
 
     def __post_init__(self) -> None:
         if self.position_scheme not in POSITION_SCHEMES:
             raise ValueError(f"unknown position scheme {self.position_scheme!r}; choose one of {', '.join(POSITION_SCHEMES)}")
         if self.d_model % self.heads or (self.d_model // self.heads) % 2:
             raise ValueError("d_model must split into heads of even size")
+        if self.length_temperature and self.train_context < 2:
+            raise ValueError("length_temperature needs train_context ≥ 2 (the longest training position id + 1)")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -43,6 +70,22 @@ class ModelConfig:
 def _rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
     x1, x2 = x.chunk(2, dim=-1)
     return torch.cat((x1 * cos - x2 * sin, x1 * sin + x2 * cos), dim=-1)
+
+
+def alibi_slopes(heads: int) -> torch.Tensor:
+    """The ALiBi head slopes: 2^(-8/n), 2^(-16/n), … for n a power of two; otherwise those of the
+    nearest lower power of two, then every other slope of the next one (Press et al.'s recipe)."""
+    def geometric(n: int) -> list[float]:
+        return [2.0 ** (-8.0 * (i + 1) / n) for i in range(n)]
+    low = 2 ** int(math.log2(heads))
+    slopes = geometric(low) + geometric(2 * low)[0::2][:heads - low]
+    return torch.tensor(slopes, dtype=torch.float32)
+
+
+def attention_temperature(positions: torch.Tensor, train_context: int) -> torch.Tensor:
+    """Per-query logit scale max(1, log(pos + 1) / log(train_context)), shape of ``positions``."""
+    scale = torch.log(positions.to(torch.float32) + 1) / math.log(train_context)
+    return scale.clamp(min=1.0)
 
 
 class Block(nn.Module):
@@ -55,12 +98,18 @@ class Block(nn.Module):
         self.ln2 = nn.LayerNorm(cfg.d_model)
         self.mlp = nn.Sequential(nn.Linear(cfg.d_model, 4 * cfg.d_model), nn.GELU(), nn.Linear(4 * cfg.d_model, cfg.d_model))
 
-    def forward(self, h: torch.Tensor, rope: tuple[torch.Tensor, torch.Tensor] | None) -> torch.Tensor:
+    def forward(self, h: torch.Tensor, rope: tuple[torch.Tensor, torch.Tensor] | None,
+                bias: torch.Tensor | None = None, q_scale: torch.Tensor | None = None) -> torch.Tensor:
         B, L, D = h.shape
         q, k, v = self.qkv(self.ln1(h)).view(B, L, 3, self.heads, D // self.heads).permute(2, 0, 3, 1, 4)
         if rope is not None:
             q, k = _rotate(q, *rope), _rotate(k, *rope)
-        att = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        if q_scale is not None:  # q·k is linear in q: scaling q scales that query's logits
+            q = q * q_scale
+        if bias is None:
+            att = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        else:  # the causal mask is folded into the float bias (-inf above the diagonal)
+            att = F.scaled_dot_product_attention(q, k, v, attn_mask=bias)
         h = h + self.proj(att.transpose(1, 2).reshape(B, L, D))
         return h + self.mlp(self.ln2(h))
 
@@ -70,37 +119,101 @@ class Transformer(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.embed = nn.Embedding(cfg.vocab_size, cfg.d_model)
-        self.pos_embed = nn.Embedding(cfg.max_positions, cfg.d_model) if cfg.position_scheme == "learned" else None
+        self.pos_embed = nn.Embedding(cfg.max_positions, cfg.d_model) if cfg.position_scheme in TABLE_SCHEMES else None
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.layers))
         self.ln_f = nn.LayerNorm(cfg.d_model)
         self.head = nn.Linear(cfg.d_model, cfg.vocab_size, bias=False)
+        # created last, so the other schemes draw the same initial weights as before it existed
+        self.position_head = nn.Linear(cfg.d_model, cfg.max_positions, bias=False) if cfg.position_scheme == "predicted" else None
         half = cfg.d_model // cfg.heads // 2
         self.register_buffer("inv_freq", 1.0 / (10000 ** (torch.arange(half, dtype=torch.float32) / half)), persistent=False)
+        half_model = cfg.d_model // 2
+        self.register_buffer("sin_freq", 1.0 / (10000 ** (torch.arange(half_model, dtype=torch.float32) / half_model)), persistent=False)
+        self.register_buffer("slopes", alibi_slopes(cfg.heads), persistent=False)
         self.apply(self._init)
 
     @staticmethod
     def _init(module: nn.Module) -> None:
         if isinstance(module, (nn.Linear, nn.Embedding)):
-            nn.init.normal_(module.weight, std=0.02)
+            nn.init.normal_(module.weight, std=INIT_STD)
             if getattr(module, "bias", None) is not None:
                 nn.init.zeros_(module.bias)
 
-    def forward(self, tokens: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
-        """Logits (B, L, vocab) for next-token prediction at every slot."""
+    def forward(self, tokens: torch.Tensor, positions: torch.Tensor, return_position_logits: bool = False):
+        """Logits (B, L, vocab) for next-token prediction at every slot; with
+        ``return_position_logits`` (scheme ``predicted`` only) also (B, L, max_positions): the
+        logits of the *next* token's position id."""
+        scheme = self.cfg.position_scheme
         h = self.embed(tokens)
-        rope = None
+        rope = bias = q_scale = None
         if self.pos_embed is not None:
             if int(positions.max()) >= self.cfg.max_positions:
                 raise ValueError(f"position id {int(positions.max())} exceeds the learned table ({self.cfg.max_positions})")
             h = h + self.pos_embed(positions)
-        elif self.cfg.position_scheme == "rope":
+        elif scheme == "rope":
             angles = positions.to(torch.float32)[..., None] * self.inv_freq  # (B, L, half)
             rope = (angles.cos()[:, None], angles.sin()[:, None])  # broadcast over heads
+        elif scheme == "sinusoidal":
+            angles = positions.to(torch.float32)[..., None] * self.sin_freq  # (B, L, d/2)
+            # scaled to the RMS of a fresh learned table (sin/cos have RMS 1/√2): at unit scale the
+            # fixed signal swamps the N(0, 0.02) token embeddings and a tiny model barely trains
+            h = h + (INIT_STD * math.sqrt(2)) * torch.cat((angles.sin(), angles.cos()), dim=-1)
+        elif scheme == "alibi":
+            pos = positions.to(self.slopes.dtype)
+            distance = pos[:, None, :, None] - pos[:, None, None, :]  # (B, 1, Lq, Lk): pos_q − pos_k
+            # (B, H, Lq, Lk); ids grow along a sequence, so visible keys have distance ≥ 0 (right
+            # padding has id 0, but padded slots are never attended to nor supervised)
+            bias = -self.slopes[:, None, None] * distance
+        if self.cfg.length_temperature:
+            q_scale = attention_temperature(positions, self.cfg.train_context).to(h.dtype)[:, None, :, None]  # (B, 1, L, 1)
+            if bias is not None:  # the temperature scales the whole logit, bias included
+                bias = bias * q_scale
+        if bias is not None:
+            L = tokens.shape[1]
+            future = torch.ones(L, L, dtype=torch.bool, device=tokens.device).triu(1)
+            bias = bias.masked_fill(future, float("-inf"))
         for block in self.blocks:
-            h = block(h, rope)
-        return self.head(self.ln_f(h))
+            h = block(h, rope, bias, q_scale)
+        h = self.ln_f(h)
+        logits = self.head(h)
+        if not return_position_logits:
+            return logits
+        if self.position_head is None:
+            raise ValueError(f"position logits need position_scheme 'predicted', not {scheme!r}")
+        return logits, self.position_head(h)
+
+
+def position_loss(position_logits: torch.Tensor, next_positions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean cross-entropy of the predicted next-token ids over the slots where ``mask`` is true.
+
+    ``position_logits`` (B, L, max_positions) from ``forward(..., return_position_logits=True)``;
+    ``next_positions`` (B, L): slot q's target is the coupled id of token q+1 (the ids shifted
+    by one, like the token targets); ``mask`` (B, L) bool: which slots are supervised.
+    """
+    loss = F.cross_entropy(position_logits.transpose(1, 2), next_positions, reduction="none")
+    mask = mask.to(loss.dtype)
+    return (loss * mask).sum() / mask.sum().clamp(min=1)
+
+
+@torch.no_grad()
+def predicted_positions_decode(model: Transformer, prefix_tokens: torch.Tensor, prefix_positions: torch.Tensor,
+                               steps: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Greedy decoding for ``predicted``: how test-time ids are produced.
+
+    The prefix (B, P) comes with its ids (e.g. the prompt's coupled ids, computable from the
+    prompt).  Each step the model's argmax token *and* argmax next id are appended, so every later
+    step reads the model's own ids, never the true ones.  Returns the generated tokens and ids,
+    each (B, steps).  No KV cache: this is for evaluation of small models.
+    """
+    model.eval()
+    tokens, positions = prefix_tokens, prefix_positions
+    for _ in range(steps):
+        logits, position_logits = model(tokens, positions, return_position_logits=True)
+        tokens = torch.cat((tokens, logits[:, -1:].argmax(-1)), dim=1)
+        positions = torch.cat((positions, position_logits[:, -1:].argmax(-1)), dim=1)
+    P = prefix_tokens.shape[1]
+    return tokens[:, P:], positions[:, P:]
 
 
 def parameter_count(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
-
