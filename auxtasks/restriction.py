@@ -103,25 +103,33 @@ def recheck_restriction(task: Task, full: SequenceBatch, restricted: RestrictedB
 
 @dataclass(frozen=True)
 class RestrictionTask:
-    """The restriction task of ``primary`` at (m, N) with N drawn uniformly from ``lengths``."""
+    """The restriction task of ``primary`` at (m, N) with N drawn uniformly from ``lengths``.
+
+    ``reindex`` replaces the kept tokens' original position ids by 0, 1, ... (the variant the
+    AGK reviewer describes); by default the original ids are kept, so training on restrictions
+    shows the model long-range positions (the PoSE connection, LITERATURE §1.4).
+    """
 
     primary: Task
     m: int
     lengths: tuple[int, int]
+    reindex: bool = False
 
     @property
     def name(self) -> str:
-        return f"{self.primary.name}/restriction"
-
-    provenance = "derived from the support sets S_t of the primary rule"
-    theory = "Awasthi, Gupta & Kumar (NeurIPS 2025): primary + restriction error bounds length-N error"
+        return f"{self.primary.name}-restriction" + ("-reindexed" if self.reindex else "")
 
     def sample_at(self, rng: np.random.Generator, batch: int, n_value: int, vocab: Vocab,
                   output_index: np.ndarray | None = None) -> tuple[SequenceBatch, RestrictedBatch]:
         """Full length-N instances and one restriction of each."""
         inputs, sol = self.primary.generate(rng, batch, n_value)
         full = serialize(self.primary, inputs, sol.outputs, vocab)
-        return full, restrict(self.primary, full, sol.support, n_value, self.m, rng, output_index, vocab.pad)
+        restricted = restrict(self.primary, full, sol.support, n_value, self.m, rng, output_index, vocab.pad)
+        if self.reindex:
+            kept = restricted.batch
+            positions = np.where(restricted.kept >= 0, np.arange(kept.tokens.shape[1])[None, :], 0)
+            restricted.batch = SequenceBatch(kept.tokens, positions, kept.mask)
+        return full, restricted
 
     def sample(self, rng: np.random.Generator, batch: int, vocab: Vocab) -> SequenceBatch:
         """A training batch of restricted instances at one N drawn uniformly from ``lengths``.

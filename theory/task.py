@@ -49,7 +49,8 @@ class Task:
         distinct: inputs are drawn without repetition within each operand.
         output_alphabet: outputs must lie in ``0 .. output_alphabet-1`` (default: alphabet).
         initial: the value read for ``y[s]`` with ``s < 0``.
-        intermediate_initial: the value read for an intermediate at a negative index.
+        intermediate_initial: the value read for an intermediate at a negative index (one value
+            for all, or a dict name -> value).
         sampler: a custom input distribution ``(rng, batch, n) -> {operand: (batch, size)}``
             for tasks whose inputs carry planted structure (a key that occurs, k marks); the
             rules still define every output.
@@ -70,7 +71,7 @@ class Task:
     distinct: bool = False
     output_alphabet: int | None = None
     initial: int = -1
-    intermediate_initial: int = 0
+    intermediate_initial: int | dict[str, int] = 0
     sampler: Sampler | None = field(default=None, repr=False)
     oracle: Oracle | None = field(default=None, repr=False)
     min_length: int = 1
@@ -145,7 +146,13 @@ class Task:
 
     @property
     def _initials(self) -> dict[str, int]:
-        return {str(y): self.initial, **{str(s): self.intermediate_initial for s, _ in self.intermediates}}
+        return {str(y): self.initial, **{str(s): self.initial_of(str(s)) for s, _ in self.intermediates}}
+
+    def initial_of(self, intermediate: str) -> int:
+        """The value an intermediate reads at a negative index."""
+        if isinstance(self.intermediate_initial, dict):
+            return int(self.intermediate_initial.get(intermediate, 0))
+        return int(self.intermediate_initial)
 
     def sample(self, rng: np.random.Generator, batch: int, n_value: int) -> dict[str, np.ndarray]:
         """Draw ``batch`` inputs of length ``n_value``: operand name -> (batch, size) int64."""

@@ -18,6 +18,8 @@ examples:
   lengthgen report                       # the default suite: train, evaluate, write reports/default/
   lengthgen report --no-train            # re-render reports/default/ from stored runs only
   lengthgen report --suite smoke         # a 20-second pipeline check
+  lengthgen runs --suite smoke           # the stored runs of a suite, one line each
+  lengthgen runs show 2db56d442cf8a49f   # one run's full spec and per-length measurements
   lengthgen tasks                        # the task catalogue with a one-line profile each
   lengthgen tasks show sort              # rule, an example with position ids, structure profile
   lengthgen tasks show my_task.py        # the same for a task defined in your own file
@@ -38,7 +40,8 @@ def _parser() -> argparse.ArgumentParser:
     rep = sub.add_parser(
         "report", help="run a verification suite and write its report",
         description="Train every run of a suite (reusing runs already stored), evaluate at every length, judge the "
-                    "suite's claims, and write reports/<suite>/: report.md, PNG plots, results.csv, runs.json.",
+                    "suite's claims, and write reports/<suite>/: report.md, PNG plots, results.csv, runs.json "
+                    "(runs are stored in runs.sqlite as they finish, so an interrupted suite resumes).",
         epilog="suites:\n" + "\n".join(f"  {name:10s} {s.description}" for name, s in SUITES.items()),
         formatter_class=argparse.RawDescriptionHelpFormatter)
     rep.add_argument("--suite", default="default", help="suite name (default: %(default)s)")
@@ -48,6 +51,14 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument("--no-train", action="store_true", help="only re-render the report from stored runs")
     rep.add_argument("--retry-failed", action="store_true", help="re-run runs stored as failed")
     rep.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    runs = sub.add_parser("runs", help="list a suite's stored runs, or show one",
+                          description="Without arguments: every run stored in <out>/<suite>/runs.sqlite, one line "
+                                      "each. `show KEY`: the run's full spec and its per-length measurements.")
+    runs.add_argument("action", nargs="?", choices=["show"], help="show one run")
+    runs.add_argument("key", nargs="?", help="run key (or a unique prefix), as listed")
+    runs.add_argument("--suite", default="default", help="suite name (default: %(default)s)")
+    runs.add_argument("--out", type=Path, default=Path("reports"), help="parent folder of the report (default: %(default)s)")
 
     tasks = sub.add_parser("tasks", help="list the task catalogue, or show one task",
                            description="Without arguments: the catalogue with a one-line structure profile each. "
@@ -81,6 +92,67 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _num(value, fmt: str) -> str:
+    return "—" if value is None or (isinstance(value, float) and value != value) else format(value, fmt)
+
+
+def _runs(args: argparse.Namespace) -> int:
+    from .store import RunStore, StoreError
+    from .suite import get_suite
+
+    suite = get_suite(args.suite)
+    store = RunStore(args.out / suite.name)
+    where = f"--suite {suite.name}" + ("" if args.out == Path("reports") else f" --out {shlex.quote(str(args.out))}")
+    if not store.exists():
+        raise StoreError(f"no stored runs in {store.directory}; run `lengthgen report {where}` first")
+    stored = store.load()
+    if args.action is None:
+        print(f"{'key':16s}  {'task':10s} {'condition':20s} {'seed':>4s}  {'status':6s} {'step':>5s} "
+              f"{'val. EM':>7s} {'wall s':>7s}")
+        runs = sorted(stored.values(), key=lambda r: (r["spec"]["task"], r["spec"]["condition"], r["spec"]["seed"], r["key"]))
+        for r in runs:
+            s = r["spec"]
+            ok = r["status"] == "ok"
+            print(f"{r['key']:16s}  {s['task']:10s} {s['condition']:20s} {s['seed']:>4d}  {r['status']:6s} "
+                  f"{_num(r.get('best_step') if ok else None, 'd'):>5s} "
+                  f"{_num(r.get('validation_exact') if ok else None, '.3f'):>7s} {_num(r.get('wall_seconds'), '.1f'):>7s}")
+        for r in runs:
+            if r["status"] != "ok":
+                print(f"failed {r['key']}: {r.get('reason', '').split(' | ')[0]}")
+        keys = {spec.key for spec in suite.runs()}
+        print(f"{len(runs)} stored runs in {store.path}; {len(keys & set(stored))} of the {len(keys)} runs of "
+              f"suite {suite.name!r} are stored ({sum(1 for r in runs if r['status'] != 'ok')} failed)")
+        return 0
+    if not args.key:
+        raise StoreError("`lengthgen runs show` needs a run key, e.g. `lengthgen runs show 2db56d44`; "
+                         "`lengthgen runs` lists them")
+    matches = [k for k in stored if k.startswith(args.key)]
+    if len(matches) != 1:
+        raise StoreError(f"{'no' if not matches else 'more than one'} stored run with key {args.key!r} in "
+                         f"{store.path}; `lengthgen runs {where}` lists the stored keys")
+    r = stored[matches[0]]
+    s = r["spec"]
+    print(f"run {r['key']}: {s['task']} / {s['condition']} / seed {s['seed']} — {r['status']}"
+          f"{': ' + r['reason'] if r.get('reason') else ''}")
+    print(f"  finished at {r.get('finished_at') or 'unknown'}; chosen step {_num(r.get('best_step'), 'd')}, "
+          f"validation EM {_num(r.get('validation_exact'), '.3f')}, train {_num(r.get('train_seconds'), '.1f')} s, "
+          f"wall {_num(r.get('wall_seconds'), '.1f')} s")
+    print("spec:")
+    flat = {**{k: v for k, v in s.items() if k != "train"}, **{f"train.{k}": v for k, v in s.get("train", {}).items()}}
+    for name, value in flat.items():
+        print(f"  {name:26s} {value}")
+    if r.get("measurements"):
+        lo, hi = s["train_lengths"]
+        print("measurements (* = training length; ε = restriction error, c = restriction consistency):")
+        print(f"  {'N':>4s}  {'r(N)':>4s} {'instances':>9s} {'exact':>6s} {'EM':>6s} {'tok. acc':>8s} {'ε(N)':>6s} {'c(N)':>6s}")
+        for m in r["measurements"]:
+            n_restr = max(m["restrictions"], 1)
+            print(f"  {m['length']:>3d}{'*' if lo <= m['length'] <= hi else ' '}  {m['outputs']:>4d} {m['instances']:>9d} "
+                  f"{m['exact']:>6d} {m['exact'] / max(m['instances'], 1):>6.3f} {m['token_accuracy']:>8.3f} "
+                  f"{m['restriction_errors'] / n_restr:>6.3f} {m['consistent'] / n_restr:>6.3f}")
+    return 0
+
+
 def _tasks(args: argparse.Namespace) -> int:
     import numpy as np
 
@@ -98,9 +170,8 @@ def _tasks(args: argparse.Namespace) -> int:
         raise TaskDefinitionError("`lengthgen tasks show` needs a task name or a .py file, e.g. `lengthgen tasks show sort`")
     task = load_task(args.task)
     n_value = min(6, task.max_length or 6)
-    inputs = task.sample(np.random.default_rng(0), 1, n_value)
-    sol = task.solve(inputs)
-    seq = serialize(task, inputs, sol.outputs, Vocab(task.alphabet, (task.name,)))
+    inputs, sol = task.generate(np.random.default_rng(0), 1, n_value)
+    seq = serialize(task, inputs, sol.outputs, Vocab(task.symbols, (task.name,)))
     print(f"{task.name}: {task.description}")
     print(f"  rule:      y[t] = {task.rule}   for t < {task.output_length}")
     print(f"  length n:  {task.length_meaning}; alphabet {task.alphabet}{' (distinct tokens)' if task.distinct else ''}")
@@ -125,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return {"report": _report, "tasks": _tasks}[args.command](args)
+        return {"report": _report, "runs": _runs, "tasks": _tasks}[args.command](args)
     except (TaskDefinitionError, SuiteError, StoreError, RestrictionError) as err:
         print(f"lengthgen: error: {err}", file=sys.stderr)
         return 2

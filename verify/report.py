@@ -1,8 +1,9 @@
 """Render a suite's report (report.md, PNG plots, results.csv, verdicts.json) from its stored runs.
 
-Everything here reads ``runs.json`` and ``predictions.json``; nothing is typed in.  The report
-can therefore be re-rendered at any time (``lengthgen report --no-train``) and always says the
-same thing as the stored measurements.
+Everything here reads the run store (``runs.sqlite``, imported from ``runs.json`` in a fresh
+clone) and ``predictions.json``; nothing is typed in.  Rendering also writes ``runs.json``, the
+store's committed snapshot.  The report can therefore be re-rendered at any time
+(``lengthgen report --no-train``) and always says the same thing as the stored measurements.
 """
 
 from __future__ import annotations
@@ -76,7 +77,8 @@ def _fmt(v) -> str:
 def render(suite: Suite, directory: Path, command: str, invocation_seconds: float | None) -> dict:
     """Write every report artefact from the store; return the verdicts."""
     directory.mkdir(parents=True, exist_ok=True)
-    stored = RunStore(directory).load()
+    store = RunStore(directory)
+    stored = store.load()
     specs = suite.runs()
     missing = [s for s in specs if s.key not in stored]
     if missing:
@@ -110,6 +112,7 @@ def render(suite: Suite, directory: Path, command: str, invocation_seconds: floa
     bound_verdict = bound_holds_where_consistent(runs, n)
     verdicts.append(bound_verdict)
 
+    store.export_json()
     export_csv(directory / "results.csv", csv_rows)
     write_json(directory / "verdicts.json", [dataclasses.asdict(v) for v in verdicts])
     _atomic_write(directory / "report.md", _document(suite, runs, preds, sections, verdicts, meta))
@@ -215,7 +218,9 @@ def _document(suite: Suite, runs: list[dict], preds: dict, sections: list[str], 
         head.append(f"- *{v.claim}* — {v.statement} Source: {v.source}. Rule: {v.rule}.")
     head.append("")
     bound_section = ["## The bound where models are restriction-consistent", "",
-                     f"Cells are (run, test length) pairs with consistency c(N) ≥ {CONSISTENT}.", "",
+                     f"Cells are (run, test length) pairs with consistency c(N) = {CONSISTENT:g}: every measured "
+                     "restriction was answered as on its full instance. Where p < m a restriction keeps the whole "
+                     "prefix, so those positions are consistent by construction.", "",
                      f"**Verdict: {verdicts[-1].verdict.upper()}.** {verdicts[-1].statistic}.", ""]
     import torch
 
@@ -226,5 +231,5 @@ def _document(suite: Suite, runs: list[dict], preds: dict, sections: list[str], 
               f"(finished {meta.get('finished_at', 'unknown')}).",
               f"Command: `{meta.get('command', 'lengthgen report --suite ' + suite.name)}`. "
               f"Python {platform.python_version()}, torch {torch.__version__}, {platform.machine()}.",
-              "Data: `results.csv` (every run × length), `runs.json` (the store), `verdicts.json`, `predictions.json`.", ""]
+              "Data: `results.csv` (every run × length), `runs.json` (every stored run; a snapshot of `runs.sqlite`), `verdicts.json`, `predictions.json`.", ""]
     return "\n".join(head + sections + bound_section + footer)

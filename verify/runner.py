@@ -1,8 +1,11 @@
 """Execute a suite's runs in local worker processes, reusing stored results.
 
 Two 1-thread workers beat one 2-thread process for these small models on 2 cores (1.44×
-aggregate throughput in FEASIBILITY §4).  Each finished run is written to the store at once, so
-an interrupted suite resumes with only the unfinished runs.  A run that fails (diverges) is
+aggregate throughput in FEASIBILITY §4).  Each finished run is committed to the store at once, in
+its own transaction, so an interrupted suite (even by SIGKILL) resumes with only the unfinished
+runs.  A run's result depends only on its spec and the thread count, which depends only on the
+requested ``workers`` and the machine, never on how many runs are left, so a resumed suite
+computes the same numbers as an uninterrupted one.  A run that fails (diverges) is
 stored as failed and reported; it is retried only when asked (``retry_failed``).
 """
 
@@ -40,12 +43,13 @@ def run_all(specs: Iterable[RunSpec], directory: Path, workers: int = 2, retry_f
     todo.sort(key=_expected_cost, reverse=True)
     if todo:
         bar = tqdm(total=len(todo), desc="runs", unit="run", disable=not show_progress, dynamic_ncols=True)
+        # threads from the requested worker count, not from the runs left: CPU float reductions
+        # depend on the thread count, and a resumed suite must compute what an uninterrupted one does
+        threads = max(1, (os.cpu_count() or 2) // max(1, workers))
         workers = max(1, min(workers, len(todo)))
-        threads = max(1, (os.cpu_count() or 2) // workers)
 
         def record(result: RunResult) -> None:
-            stored[result.key] = result.to_dict()
-            store.save(stored)
+            stored[result.key] = store.put(result.to_dict())
             spec = result.spec
             bar.set_postfix_str(f"{spec['task']}/{spec['condition']}/seed {spec['seed']}: {result.status}")
             bar.update(1)
