@@ -216,17 +216,30 @@ def _longer(aux: Auxiliary, train_max: int) -> Auxiliary:
                      (1, hi), aux.weight, task=aux.task, check=aux.check)
 
 
-def derive(primary: Task, train_max: int, reindex: bool = False) -> Derivation:
-    """Every auxiliary task the structure of ``primary`` yields, ranked, for training at 1..train_max."""
+def restriction_defaults(primary: Task, train_max: int) -> tuple[int, tuple[int, int]]:
+    """m and the length range of the restriction task for a primary trained at 1..train_max.
+
+    m is the primary's longest training sequence (task token, operands with their separators,
+    outputs), so restricted instances are never longer than what the primary trains on; lengths
+    run to 3x the training range, where the report evaluates.
+    """
+    m = 1 + primary.input_size(train_max) + len(primary.operands) + primary.r(train_max)
+    return m, (1, min(3 * train_max, primary.max_length or 3 * train_max))
+
+
+def derive(primary: Task, train_max: int, reindex: bool = False, m: int | None = None,
+           restriction_lengths: tuple[int, int] | None = None) -> Derivation:
+    """Every auxiliary task the structure of ``primary`` yields, ranked, for training at 1..train_max.
+
+    ``m`` and ``restriction_lengths`` override ``restriction_defaults``.
+    """
     primary.check_length(train_max)
     profile = structure_profile(primary)
     ranked: list[Auxiliary] = []
     skipped: list[str] = []
     if profile.bounded:
-        lengths = (1, min(3 * train_max, primary.max_length or 3 * train_max))
-        # m = the primary's longest training sequence (task token, operands with their separators,
-        # outputs): restricted instances are never longer than what the primary trains on
-        m = 1 + primary.input_size(train_max) + len(primary.operands) + primary.r(train_max)
+        default_m, default_lengths = restriction_defaults(primary, train_max)
+        m, lengths = m or default_m, restriction_lengths or default_lengths
         restriction = RestrictionTask(primary, m, lengths, reindex)
         note = ("the restriction keeps y[t-1] and the input it selects next: this is the successor hint of task "
                 "hinting, derived here from the rule") if _successor_like(primary.rule) else ""

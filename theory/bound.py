@@ -18,6 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
+import math
+
 import sympy as sp
 
 r_sym, eps_sym, c_sym = sp.symbols("r epsilon c", nonnegative=True)
@@ -46,8 +48,9 @@ AGK_BOUND = Theorem(
 
 
 def error_bound(r: int, eps: float, consistency: float = 1.0) -> float:
-    """r·ε + r·(1 − c), capped at 1 (a probability)."""
-    return min(1.0, float(_bound_fn(r, eps, consistency)))
+    """r·ε + r·(1 − c), capped at 1 (a probability); NaN when ε or c was not measured."""
+    value = float(_bound_fn(r, eps, consistency))
+    return value if math.isnan(value) else min(1.0, value)
 
 
 def certified_length(lengths: Sequence[int], bounds: Sequence[float], delta: float) -> int | None:

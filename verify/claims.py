@@ -40,8 +40,9 @@ def length_rows(run: dict, train_max: int) -> list[dict]:
     for m in run["measurements"]:
         n_inst, n_res = m["instances"], m["restrictions"]
         err = 1 - m["exact"] / n_inst
-        eps = m["restriction_errors"] / n_res
-        cons = m["consistent"] / n_res
+        # no restrictions were measured where the support is unbounded: ε and c are undefined (NaN)
+        eps = m["restriction_errors"] / n_res if n_res else float("nan")
+        cons = m["consistent"] / n_res if n_res else float("nan")
         eps_hi = wilson_interval(m["restriction_errors"], n_res)[1]
         inconsistency_hi = wilson_interval(n_res - m["consistent"], n_res)[1]
         em_lo, em_hi = wilson_interval(m["exact"], n_inst)
@@ -128,8 +129,8 @@ def bound_holds_where_consistent(runs: list[dict], train_max: int) -> Verdict:
             # sanity check of the measurement: the full union bound (with the consistency term) can
             # only be exceeded by sampling noise or a bug
             if row["error_lo"] > min(1.0, row["bound_assuming_consistency_hi"] + row["outputs"] * row["inconsistency_hi"]):
-                full_violations += 1
-            if row["consistency"] < CONSISTENT:
+                full_violations += 1  # (never true for unmeasured cells: their upper limits are 1)
+            if not row["consistency"] >= CONSISTENT:  # NaN (not measured) is not consistent
                 continue
             cells += 1
             # significant violation: even the error's lower limit exceeds the bound's upper limit

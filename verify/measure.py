@@ -78,9 +78,12 @@ class LengthMeasurement:
         return asdict(self)
 
 
-def measure_length(model: torch.nn.Module, task: Task, restriction: RestrictionTask, vocab: Vocab,
+def measure_length(model: torch.nn.Module, task: Task, restriction: RestrictionTask | None, vocab: Vocab,
                    length: int, instances: int, seed: int) -> LengthMeasurement:
-    """All measurements at one length on a fixed evaluation set (same seed -> same instances)."""
+    """All measurements at one length on a fixed evaluation set (same seed -> same instances).
+
+    Without a restriction task (unbounded support) ε(N) and c(N) are not measured (0 restrictions).
+    """
     rng = np.random.default_rng(seed)
     inputs, sol = task.generate(rng, instances, length)
     full = serialize(task, inputs, sol.outputs, vocab)
@@ -88,7 +91,7 @@ def measure_length(model: torch.nn.Module, task: Task, restriction: RestrictionT
     em, acc = exact_match(pred_full, full)
 
     errors = consistent = total = 0
-    for _ in range(RESTRICTIONS_PER_INSTANCE):
+    for _ in range(RESTRICTIONS_PER_INSTANCE if restriction is not None else 0):
         rb = restrict(task, full, sol.support, length, restriction.m, rng, pad=vocab.pad)
         pred_r = predictions(model, rb.batch)
         last = rb.batch.mask[:, 1:].argmax(axis=1)  # slot that predicts the target

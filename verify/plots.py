@@ -53,26 +53,31 @@ def accuracy_vs_length(task: str, runs: list[dict], train_max: int, path: Path) 
 
 
 def bound_vs_error(task: str, runs: list[dict], train_max: int, path: Path) -> None:
-    """Measured error against the bound r·ε (and r·ε + r·(1−c)) per length; consistency below."""
+    """Measured error against the bound at the 95% upper limits of ε and of 1 − c, per seed."""
     groups = sorted(_by_condition(runs).items())
     fig, axes = plt.subplots(2, len(groups), figsize=(5.5 * len(groups), 6), sharex=True, squeeze=False,
                              gridspec_kw={"height_ratios": [2, 1]})
+    floor = 1e-4  # zeros are drawn at the floor of the log axis
     for col, (condition, group) in enumerate(groups):
         top, bottom = axes[0, col], axes[1, col]
         for run in (r for r in group if r["status"] == "ok"):
             rows = length_rows(run, train_max)
             lengths = [r["length"] for r in rows]
             seed = run["spec"]["seed"]
-            line, = top.plot(lengths, [max(r["error"], 1e-4) for r in rows], lw=1.5, label=f"error, seed {seed}")
-            top.plot(lengths, [max(r["bound_assuming_consistency"], 1e-4) for r in rows], ls="--", color=line.get_color(), lw=1)
-            top.plot(lengths, [max(r["bound"], 1e-4) for r in rows], ls=":", color=line.get_color(), lw=1)
-            bottom.plot(lengths, [r["consistency"] for r in rows], color=line.get_color(), lw=1.2)
+            line, = top.plot(lengths, [max(r["error"], floor) for r in rows], lw=1.5, label=f"error, seed {seed}")
+            color = line.get_color()
+            top.plot(lengths, [max(r["bound_assuming_consistency_hi"], floor) for r in rows], ls="--", color=color, lw=1)
+            top.plot(lengths, [max(min(1.0, r["bound_assuming_consistency_hi"] + r["outputs"] * r["inconsistency_hi"]),
+                                   floor) for r in rows], ls=":", color=color, lw=1)
+            bottom.plot(lengths, [max(1 - r["consistency"], floor) for r in rows], color=color, lw=1.2)
         top.set_yscale("log")
-        top.set_ylim(1e-4, 1.5)
-        top.set_title(f"{task} — {condition}\nsolid: measured error; dashed: r·ε; dotted: r·ε + r·(1−c)", fontsize=9)
-        bottom.set_ylabel("consistency c(N)")
+        top.set_ylim(floor, 1.5)
+        top.set_title(f"{task} — {condition}\nsolid: measured error; dashed: r·ε (ε at its 95% upper limit);\n"
+                      "dotted: + r·(1−c) (upper limit)", fontsize=9)
+        bottom.set_yscale("log")
+        bottom.set_ylim(floor, 1.5)
+        bottom.set_ylabel("inconsistency 1 − c(N)")
         bottom.set_xlabel("length N")
-        bottom.set_ylim(-0.02, 1.02)
         for ax in (top, bottom):
             ax.axvspan(0.5, train_max + 0.5, color="0.9", zorder=0)
             ax.grid(alpha=0.3)

@@ -198,7 +198,8 @@ def _document(suite: Suite, runs: list[dict], preds: dict, sections: list[str], 
         "## Setup", "",
         f"- primary trained at lengths 1..{n}; evaluated at every length 1..{top} on a fixed evaluation set of "
         f"{suite.eval_instances} instances per length (the same instances for every run)",
-        f"- restriction tasks: m = {suite.restriction_m} tokens, drawn from instances of length 1..{top}; in the "
+        f"- restriction tasks: m = {spec0['restriction_m']} tokens, drawn from instances of length "
+        f"{spec0['restriction_lengths'][0]}..{spec0['restriction_lengths'][1]}; in the "
         f"auxiliary condition every step adds {spec0['train']['batch']} restriction rows to the "
         f"{spec0['train']['batch']} primary rows",
         f"- model: {suite.layers} layers, d = {suite.d_model}, {suite.heads} heads; AdamW lr "

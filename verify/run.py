@@ -17,22 +17,30 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import torch
 
+from auxtasks.derive import derive
 from auxtasks.restriction import RestrictionTask
 from theory.catalogue import load_task
+from theory.structure import structure_profile
 from theory.serialize import Vocab, sample_sequences, serialize
 
 from .measure import exact_match, measure_length, predictions
 from .model import ModelConfig, Transformer
 from .train import Source, TrainConfig, TrainingDiverged, train
 
-#: conditions a run can train under
-CONDITIONS = ("primary", "primary+restriction")
 VALIDATION_SEED = 7_000_000  # validation instances: training lengths only, never test lengths
 EVALUATION_SEED = 9_000_000  # one fixed evaluation set per length, shared by every run
 
 
 @dataclass(frozen=True)
 class RunSpec:
+    """Everything that determines a run's result; ``key`` hashes all of it.
+
+    ``condition`` is the label reports group by; ``auxiliaries`` names the derived auxiliary
+    tasks (``auxtasks.derive``) mixed into training, e.g. ``("reverse-restriction",)``.
+    ``restriction_m`` and ``restriction_lengths`` fix the restriction task, both for training
+    (when it is among the auxiliaries) and for measuring ε(N) and c(N).
+    """
+
     task: str
     condition: str
     seed: int
@@ -45,10 +53,10 @@ class RunSpec:
     heads: int
     position_scheme: str
     train: TrainConfig
-    restriction_weight: float = 1.0
+    auxiliaries: tuple[str, ...] = ()
     eval_instances: int = 512
     validation_instances: int = 256
-    data_format: int = 1  # bump when serialization changes, so stored results stop matching
+    data_format: int = 2  # bump when serialization or derivation changes, so stored results stop matching
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -79,22 +87,28 @@ class RunResult:
 
 
 def build(spec: RunSpec):
-    """The task, restriction task, vocabulary, model and training sources of a run."""
+    """The task, measuring restriction (None if the support is unbounded), vocabulary, model, sources."""
     task = load_task(spec.task)
     for length in (*spec.train_lengths, *spec.test_lengths, *spec.restriction_lengths):
         task.check_length(length)
-    restriction = RestrictionTask(task, spec.restriction_m, spec.restriction_lengths)
-    vocab = Vocab(task.symbols, (task.name,))
-    longest = 2 + task.input_size(max(spec.test_lengths)) + task.r(max(spec.test_lengths))
+    bounded = structure_profile(task).bounded
+    restriction = RestrictionTask(task, spec.restriction_m, spec.restriction_lengths) if bounded else None
+    auxiliaries = []
+    if spec.auxiliaries:
+        derivation = derive(task, spec.train_lengths[1], m=spec.restriction_m, restriction_lengths=spec.restriction_lengths)
+        auxiliaries = [derivation.by_name(name) for name in spec.auxiliaries]
+    vocab = Vocab(max([task.symbols] + [a.symbols for a in auxiliaries]),
+                  (task.name, *[a.token_name for a in auxiliaries if a.restriction is None]))
+    longest = max([task.input_size(max(spec.test_lengths)) + len(task.operands) + task.r(max(spec.test_lengths))]
+                  + [a.task.input_size(a.lengths[1]) + len(a.task.operands) + a.task.r(a.lengths[1])
+                     for a in auxiliaries if a.task is not None]) + 1
     model_cfg = ModelConfig(vocab.size, spec.layers, spec.d_model, spec.heads, spec.position_scheme,
                             max_positions=longest + spec.train.max_position_offset + 1)
     torch.manual_seed(spec.train.model_seed)
     model = Transformer(model_cfg)
     sources = [Source(task.name, 1.0, lambda rng, k: sample_sequences(task, rng, k, spec.train_lengths, vocab))]
-    if spec.condition == "primary+restriction":
-        sources.append(Source(restriction.name, spec.restriction_weight, lambda rng, k: restriction.sample(rng, k, vocab)))
-    elif spec.condition != "primary":
-        raise ValueError(f"unknown condition {spec.condition!r}; choose one of {', '.join(CONDITIONS)}")
+    for aux in auxiliaries:
+        sources.append(Source(aux.name, aux.weight, lambda rng, k, aux=aux: aux.sample(rng, k, vocab)))
     return task, restriction, vocab, model, sources
 
 

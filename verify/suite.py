@@ -11,7 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .run import CONDITIONS, RunSpec
+from auxtasks.derive import restriction_defaults
+from theory.catalogue import load_task
+
+from .run import RunSpec
 from .train import TrainConfig
 
 
@@ -47,21 +50,21 @@ class Suite:
     def test_lengths(self) -> tuple[int, ...]:
         return tuple(range(1, self.test_factor * self.train_max + 1))
 
-    @property
-    def restriction_m(self) -> int:
-        # the longest primary training sequence (task token + n inputs + separator + n outputs):
-        # restricted instances are never longer than what the primary already trains on
-        return 2 * self.train_max + 2
+    #: condition label -> auxiliary families mixed in (names are derived per task: "{task}-restriction")
+    conditions: tuple[tuple[str, tuple[str, ...]], ...] = (("primary", ()), ("primary+restriction", ("restriction",)))
 
     def runs(self) -> list[RunSpec]:
         specs = []
         for plan in self.plans:
-            for condition in CONDITIONS:
+            task = load_task(plan.task)
+            m, restriction_lengths = restriction_defaults(task, self.train_max)
+            for condition, families in self.conditions:
                 for seed in self.seeds:
                     specs.append(RunSpec(
                         task=plan.task, condition=condition, seed=seed,
+                        auxiliaries=tuple(f"{plan.task}-{family}" for family in families),
                         train_lengths=(1, self.train_max), test_lengths=self.test_lengths,
-                        restriction_m=self.restriction_m, restriction_lengths=(1, max(self.test_lengths)),
+                        restriction_m=m, restriction_lengths=restriction_lengths,
                         layers=self.layers, d_model=self.d_model, heads=self.heads,
                         position_scheme=plan.position_scheme,
                         train=TrainConfig(steps=self.steps, eval_every=self.eval_every, data_seed=1000 + seed,
