@@ -59,8 +59,9 @@ class Auxiliary:
 
     @property
     def token_name(self) -> str:
-        """Restrictions are sub-sequences of primary instances and share its task token."""
-        return self.restriction.primary.name if self.restriction is not None else self.name
+        """The task token: restrictions are sub-sequences of primary instances and share its token;
+        a longer variant is the same task over more lengths and shares its twin's token."""
+        return self.restriction.primary.name if self.restriction is not None else self.task.name
 
     @property
     def symbols(self) -> int:

@@ -8,6 +8,7 @@ traceback.  Heavy imports (torch) happen only in the commands that need them, so
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import sys
 import time
@@ -23,6 +24,8 @@ examples:
   lengthgen tasks                        # the task catalogue with a one-line profile each
   lengthgen tasks show sort              # rule, an example with position ids, structure profile
   lengthgen tasks show my_task.py        # the same for a task defined in your own file
+  lengthgen propose sort                 # auxiliary tasks derived from sort's definition
+  lengthgen propose my_task.py --screen  # ... and a quick training screen to rank them
 """
 
 
@@ -35,6 +38,7 @@ def _parser() -> argparse.ArgumentParser:
         epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
+    from .executors import EXECUTORS
     from .suite import SUITES
 
     rep = sub.add_parser(
@@ -48,6 +52,12 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument("--out", type=Path, default=Path("reports"), help="parent folder of the report (default: %(default)s)")
     rep.add_argument("--workers", type=int, default=2,
                      help="worker processes; two 1-thread workers are fastest on 2 cores (default: %(default)s)")
+    rep.add_argument("--executor", choices=EXECUTORS, default="local",
+                     help="where runs execute: local worker processes, or Ray tasks (needs `pip install -e "
+                          "'.[ray]'`); same numbers, same store (default: %(default)s)")
+    rep.add_argument("--address", default=None, metavar="ADDR",
+                     help="with --executor ray: the Ray cluster to connect to (ray.init(address=ADDR)); "
+                          "without it a local Ray instance of --workers CPUs is started")
     rep.add_argument("--no-train", action="store_true", help="only re-render the report from stored runs")
     rep.add_argument("--retry-failed", action="store_true", help="re-run runs stored as failed")
     rep.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -66,10 +76,31 @@ def _parser() -> argparse.ArgumentParser:
                                        "the structure profile.")
     tasks.add_argument("action", nargs="?", choices=["show"], help="show one task")
     tasks.add_argument("task", nargs="?", help="catalogue name or path to a .py task file")
+
+    prop = sub.add_parser(
+        "propose", help="derive auxiliary tasks for a primary task (and optionally screen them)",
+        description="Analyse a task's definition and print the auxiliary tasks its structure yields, ranked, "
+                    "each with what it is derived from, the theorem or result behind it, an example and the "
+                    "suggested mixture; plus what theory predicts for the primary alone. With --screen, train "
+                    "quick models (primary alone and primary + each candidate) within a time budget and rank the "
+                    "candidates by exact match beyond the training range.",
+        epilog="examples:\n  lengthgen propose sort\n  lengthgen propose reverse_addition --format json\n"
+               "  lengthgen propose my_task.py --screen --budget 120",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    prop.add_argument("task", help="catalogue name or path to a .py task file")
+    prop.add_argument("--train-max", type=int, default=8, help="the primary trains at lengths up to this (default: %(default)s)")
+    prop.add_argument("--format", choices=["text", "json"], default="text", help="output format (default: %(default)s)")
+    prop.add_argument("--reindex", action="store_true", help="restrictions re-index positions instead of keeping them")
+    prop.add_argument("--screen", action="store_true", help="train quick models to rank the candidates")
+    prop.add_argument("--budget", type=float, default=180.0, help="screen time budget in seconds (default: %(default)s)")
+    prop.add_argument("--seeds", type=int, default=2, help="screen seeds per condition (default: %(default)s)")
+    prop.add_argument("--top", type=int, default=None, help="screen only the top K candidates")
+    prop.add_argument("--workers", type=int, default=2, help="screen worker processes (default: %(default)s)")
     return parser
 
 
 def _report(args: argparse.Namespace) -> int:
+    from .executors import check
     from .report import record_predictions, render
     from .runner import run_all
     from .suite import SuiteError, get_suite
@@ -77,6 +108,8 @@ def _report(args: argparse.Namespace) -> int:
     suite = get_suite(args.suite)
     if args.workers < 1:
         raise SuiteError(f"--workers must be at least 1, got {args.workers}")
+    if not args.no_train:
+        check(args.executor, args.address)  # before anything is written
     directory = args.out / suite.name
     command = "lengthgen " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     started = time.perf_counter()
@@ -84,7 +117,8 @@ def _report(args: argparse.Namespace) -> int:
         verdicts = render(suite, directory, command, None)
     else:
         record_predictions(suite, directory)  # before any training
-        run_all(suite.runs(), directory, args.workers, args.retry_failed, show_progress=not args.quiet)
+        run_all(suite.runs(), directory, args.workers, args.retry_failed, show_progress=not args.quiet,
+                executor=args.executor, address=args.address)
         verdicts = render(suite, directory, command, time.perf_counter() - started)
     print(f"wrote {directory / 'report.md'} ({time.perf_counter() - started:.0f} s)")
     for claim, verdict in verdicts.items():
@@ -183,6 +217,29 @@ def _tasks(args: argparse.Namespace) -> int:
     return 0
 
 
+def _propose(args: argparse.Namespace) -> int:
+    import json
+
+    from theory.catalogue import load_task
+
+    from .propose import ScreenError, proposal, render_screen, render_text, screen
+
+    task = load_task(args.task)
+    prop = proposal(task, args.train_max, args.reindex)
+    if args.screen:
+        if args.seeds < 2:
+            raise ScreenError("a screen needs at least 2 seeds per condition (--seeds 2)")
+        prop["screen"] = screen(args.task, args.train_max, args.budget, args.seeds, args.workers, args.top,
+                                show_progress=args.format == "text")
+    if args.format == "json":
+        print(json.dumps(prop, indent=1))
+    else:
+        print(render_text(prop))
+        if args.screen:
+            print(render_screen(prop["screen"]))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     from auxtasks.restriction import RestrictionError
     from theory.task import TaskDefinitionError
@@ -196,13 +253,17 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return {"report": _report, "runs": _runs, "tasks": _tasks}[args.command](args)
+        commands = {"report": _report, "runs": _runs, "tasks": _tasks, "propose": _propose}
+        return commands[args.command](args)
     except (TaskDefinitionError, SuiteError, StoreError, RestrictionError) as err:
         print(f"lengthgen: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("lengthgen: interrupted; finished runs are stored and will be reused", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # output piped into `head` and closed: not an error worth a traceback
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
 
 if __name__ == "__main__":

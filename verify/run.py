@@ -97,8 +97,8 @@ def build(spec: RunSpec):
     if spec.auxiliaries:
         derivation = derive(task, spec.train_lengths[1], m=spec.restriction_m, restriction_lengths=spec.restriction_lengths)
         auxiliaries = [derivation.by_name(name) for name in spec.auxiliaries]
-    vocab = Vocab(max([task.symbols] + [a.symbols for a in auxiliaries]),
-                  (task.name, *[a.token_name for a in auxiliaries if a.restriction is None]))
+    token_names = dict.fromkeys([task.name] + [a.token_name for a in auxiliaries])  # ordered, unique
+    vocab = Vocab(max([task.symbols] + [a.symbols for a in auxiliaries]), tuple(token_names))
     longest = max([task.input_size(max(spec.test_lengths)) + len(task.operands) + task.r(max(spec.test_lengths))]
                   + [a.task.input_size(a.lengths[1]) + len(a.task.operands) + a.task.r(a.lengths[1])
                      for a in auxiliaries if a.task is not None]) + 1

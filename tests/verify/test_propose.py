@@ -1,0 +1,140 @@
+"""`lengthgen propose`: derived auxiliaries per family, JSON schema, errors, and a tiny screen."""
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from auxtasks.derive import check_consistency, derive
+from theory.catalogue import CATALOGUE
+from verify.cli import main
+from verify.propose import ScreenError, proposal, screen
+
+
+def names(task, n=8):
+    return [a.name for a in derive(CATALOGUE[task], n).auxiliaries]
+
+
+def test_reverse_gets_restriction_first_and_position_prediction():
+    got = names("reverse")
+    assert got[0] == "reverse-restriction"
+    assert "reverse-position" in got and "reverse-position-2x" in got
+
+
+def test_sort_restriction_is_named_as_the_successor_hint():
+    aux = derive(CATALOGUE["sort"], 8).auxiliaries[0]
+    assert aux.family == "restriction"
+    assert "successor hint" in aux.note and "task hinting" in aux.theory
+
+
+def test_reverse_addition_yields_carry_only_and_no_carry():
+    d = derive(CATALOGUE["reverse_addition"], 8)
+    carry = d.by_name("reverse_addition-carry").task
+    no_carry = d.by_name("reverse_addition-without-carry").task
+    assert "Cai" in d.by_name("reverse_addition-carry").theory
+    rng = np.random.default_rng(0)
+    for n_value in (1, 4, 9):
+        inputs = CATALOGUE["reverse_addition"].sample(rng, 32, n_value)
+        # the derived tasks are exactly Cai et al.'s no-carry and carry-only (carry into / out of a digit)
+        np.testing.assert_array_equal(no_carry.solve(inputs).outputs[:, :n_value],
+                                      CATALOGUE["no_carry_sum"].solve(inputs).outputs)
+        assert (no_carry.solve(inputs).outputs[:, n_value] == 0).all()  # the trailing 0
+        np.testing.assert_array_equal(carry.solve(inputs).outputs[:, 1:],
+                                      CATALOGUE["carry_only"].solve(inputs).outputs)
+    # the support grows with n, so no restriction is offered, and the report says why
+    assert not any(a.family == "restriction" for a in d.auxiliaries)
+    assert any("AGK bound does not apply" in why for why in d.skipped)
+
+
+@pytest.mark.parametrize("name", sorted(CATALOGUE))
+def test_every_family_is_consistent_for_every_catalogue_task(name):
+    task = CATALOGUE[name]
+    train_max = max(8, task.min_length)
+    derivation = derive(task, train_max)
+
+    @settings(max_examples=6, deadline=None)
+    @given(seed=st.integers(0, 2**32 - 1), n_value=st.integers(task.min_length, min(16, task.max_length or 16)))
+    def check(seed, n_value):
+        for aux in derivation.auxiliaries:
+            assert check_consistency(aux, task, np.random.default_rng(seed), n_value, batch=8) == []
+
+    check()
+
+
+def test_consistency_check_catches_a_wrong_label():
+    """The position check is not vacuous: labels shifted by one point outside the support."""
+    from dataclasses import replace
+
+    from theory.language import t
+
+    d = derive(CATALOGUE["reverse"], 8)
+    aux = d.by_name("reverse-position")
+    shifted = replace(aux, task=replace(aux.task, rule=aux.task.rule.subs(t, t + 1), name="shifted"))
+    errors = check_consistency(shifted, CATALOGUE["reverse"], np.random.default_rng(0), 6)
+    assert errors and "not in S_t" in errors[0]
+
+
+def test_json_schema(capsys):
+    assert main(["propose", "reverse_addition", "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert set(data) >= {"task", "rule", "profile", "primary_alone", "auxiliaries", "not_derived", "train_lengths"}
+    assert set(data["profile"]) >= {"sparsity", "k", "bounded", "dependencies", "crasp", "crasp_reasons", "coupling"}
+    for aux in data["auxiliaries"]:
+        assert set(aux) >= {"rank", "name", "family", "derived_from", "theory", "weight", "lengths", "example"}
+        assert len(aux["example"]["tokens"]) == len(aux["example"]["positions"]) == len(aux["example"]["loss_mask"])
+    assert [a["rank"] for a in data["auxiliaries"]] == list(range(1, len(data["auxiliaries"]) + 1))
+
+
+def test_text_output_explains_the_primary_alone(capsys):
+    assert main(["propose", "reverse"]) == 0
+    out = capsys.readouterr().out
+    assert "not C-RASP at definition level" in out and "do not expect extrapolation without auxiliaries" in out
+    assert "1. reverse-restriction" in out
+
+
+def run_cli(*args):
+    return subprocess.run([sys.executable, "-m", "verify.cli", *args], capture_output=True, text=True)
+
+
+def test_no_derivable_auxiliaries_is_a_clear_error():
+    out = run_cli("propose", "parity")
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert "no derivable auxiliary" in out.stderr and "support grows with n" in out.stderr
+
+
+def test_user_file_round_trip_and_broken_file(tmp_path):
+    good = tmp_path / "shift.py"
+    good.write_text(textwrap.dedent("""\
+        from sympy import Mod
+        from theory.language import x, t, n
+        from theory.task import Task
+        TASK = Task(name="shift", description="rotate by one", length_meaning="tokens",
+                    rule=x[Mod(t + 1, n)], alphabet=10)
+        """))
+    prop = proposal(__import__("theory.catalogue", fromlist=["load_task"]).load_task(str(good)), 6)
+    assert prop["task"] == "shift" and prop["auxiliaries"][0]["name"] == "shift-restriction"
+    bad = tmp_path / "bad.py"
+    bad.write_text("from theory.task import Task\nTASK = Task(name='bad', description='', length_meaning='',\n"
+                   "            rule=None, alphabet=10)\n")
+    out = run_cli("propose", str(bad))
+    assert out.returncode == 2 and "Traceback" not in out.stderr and "bad.py:2" in out.stderr
+
+
+def test_budget_too_small_is_refused():
+    with pytest.raises(ScreenError, match="use --budget"):
+        screen("reverse", 3, budget=0.5, seeds=2, workers=1, top=1, show_progress=False, model=(1, 16, 2))
+
+
+@pytest.mark.slow
+def test_tiny_screen_ranks_candidates(tmp_path):
+    rows = screen("reverse", 3, budget=8, seeds=2, workers=1, top=1, out=tmp_path, show_progress=False,
+                  model=(1, 16, 2), min_steps=10, eval_instances=32)
+    assert [r["condition"] for r in rows] == ["primary", "+reverse-restriction"]
+    for r in rows:
+        assert r["seeds"] == 2 and r["ci"][0] <= r["ood_exact_match"] <= r["ci"][1]
+        assert r["test_lengths"] == [4, 6]

@@ -1,0 +1,195 @@
+"""``lengthgen propose``: what to train beside a new primary task, why, and (optionally) a quick screen.
+
+The proposal is computed from the definition alone (``auxtasks.derive``): the structure
+profile, the ranked auxiliary tasks with their provenance, supporting theory, an example and the
+suggested mixture, and what theory predicts for the primary alone.  ``screen`` trains small models
+(primary alone, primary + each candidate, several seeds) inside a time budget and ranks the
+candidates by exact match beyond the training range — a screen, not a verdict.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from auxtasks.derive import Auxiliary, Derivation, NoAuxiliaries, derive, restriction_defaults
+from theory.serialize import Vocab, serialize
+from theory.task import Task, TaskDefinitionError
+
+from .stats import bootstrap_mean_interval
+
+MIN_STEPS = 100  # fewer steps than this train nothing worth ranking
+
+
+class ScreenError(TaskDefinitionError):
+    """The screen cannot run as asked (e.g. the budget is too small)."""
+
+
+def _example(aux: Auxiliary, primary: Task, train_max: int) -> dict:
+    rng = np.random.default_rng(0)
+    if aux.restriction is not None:
+        N = min(2 * train_max, aux.lengths[1])
+        vocab = Vocab(primary.symbols, (primary.name,))
+        _, restricted = aux.restriction.sample_at(rng, 1, N, vocab)
+        batch, note = restricted.batch, f"a restriction of a length-{N} instance"
+    else:
+        n_value = max(aux.task.min_length, min(train_max, 6, aux.task.max_length or 6))
+        vocab = Vocab(aux.task.symbols, (aux.token_name,))
+        inputs, sol = aux.task.generate(rng, 1, n_value)
+        batch, note = serialize(aux.task, inputs, sol.outputs, vocab), f"n = {n_value}"
+    return {"note": note, "tokens": batch.tokens[0].tolist(), "positions": batch.positions[0].tolist(),
+            "loss_mask": batch.mask[0].astype(int).tolist()}
+
+
+def predictions_for_primary(derivation: Derivation) -> list[str]:
+    p = derivation.profile
+    out = []
+    if p.crasp.member:
+        out.append("C-RASP at definition level: expect extrapolation with learned absolute positions trained with "
+                   "random offsets, without auxiliaries (Huang et al. 2025)")
+    else:
+        out.append(f"not C-RASP at definition level ({'; '.join(p.crasp.reasons)}): do not expect extrapolation "
+                   "without auxiliaries (Huang et al. 2025)")
+    if p.bounded:
+        out.append(f"k-sparse with k = {p.k}: the AGK bound applies; restriction error and consistency certify "
+                   "longer lengths (Awasthi, Gupta & Kumar 2025)")
+    else:
+        out.append(f"support grows with n ({p.sparsity()}): the AGK bound does not apply to the primary as defined")
+    return out
+
+
+def proposal(primary: Task, train_max: int, reindex: bool = False) -> dict:
+    """The whole proposal as plain data (what ``--format json`` prints)."""
+    derivation = derive(primary, train_max, reindex)
+    if not derivation.auxiliaries:
+        raise NoAuxiliaries(f"task {primary.name!r} has no derivable auxiliary task: " + "; ".join(derivation.skipped))
+    p = derivation.profile
+    return {
+        "task": primary.name,
+        "rule": f"y[t] = {primary.rule}",
+        "profile": {
+            "sparsity": p.sparsity(), "k": p.k, "bounded": p.bounded,
+            "dependencies": sorted({d.kind for d in p.dependencies}),
+            "crasp": p.crasp.member, "crasp_reasons": list(p.crasp.reasons),
+            "coupling": p.coupling.summary(),
+        },
+        "primary_alone": predictions_for_primary(derivation),
+        "train_lengths": [1, train_max],
+        "auxiliaries": [{
+            "rank": rank, "name": aux.name, "family": aux.family, "derived_from": aux.provenance,
+            "theory": aux.theory, "note": aux.note, "weight": aux.weight, "lengths": list(aux.lengths),
+            "example": _example(aux, primary, train_max),
+        } for rank, aux in enumerate(derivation.auxiliaries, 1)],
+        "not_derived": derivation.skipped,
+    }
+
+
+def render_text(prop: dict) -> str:
+    p = prop["profile"]
+    lines = [f"{prop['task']}: {prop['rule']}",
+             f"  profile: sparsity {p['sparsity']}; dependencies: {', '.join(p['dependencies'])}",
+             f"           C-RASP: {'yes' if p['crasp'] else 'no'}; coupling: {p['coupling']}",
+             "", "Theory for the primary alone:"]
+    lines += [f"  - {line}" for line in prop["primary_alone"]]
+    lines += ["", f"Auxiliary tasks, ranked (primary trained at lengths {prop['train_lengths'][0]}.."
+                  f"{prop['train_lengths'][1]}; weight = rows per primary row and loss weight):"]
+    for aux in prop["auxiliaries"]:
+        ex = aux["example"]
+        lines += [f"  {aux['rank']}. {aux['name']}  [{aux['family']}]  weight {aux['weight']}, lengths "
+                  f"{aux['lengths'][0]}..{aux['lengths'][1]}",
+                  f"     derived from: {aux['derived_from']}",
+                  f"     theory:       {aux['theory']}"]
+        if aux["note"]:
+            lines.append(f"     note:         {aux['note']}")
+        lines += [f"     example ({ex['note']}): tokens {ex['tokens']}",
+                  f"     {'':{len(ex['note']) + 10}s} positions {ex['positions']}",
+                  f"     {'':{len(ex['note']) + 10}s} loss mask {ex['loss_mask']}"]
+    if prop["not_derived"]:
+        lines += ["", "Not derived:"] + [f"  - {why}" for why in prop["not_derived"]]
+    return "\n".join(lines)
+
+
+def screen(primary_name: str, train_max: int, budget: float, seeds: int = 2, workers: int = 2,
+           top: int | None = None, out: Path | None = None, show_progress: bool = True,
+           model: tuple[int, int, int] = (2, 64, 4), min_steps: int = MIN_STEPS, eval_instances: int = 128) -> list[dict]:
+    """Train primary alone and primary + each candidate within ``budget`` seconds; rank by OOD exact match.
+
+    The step count is calibrated here: 30 steps of the heaviest mixture are timed single-threaded
+    (as in a worker), and the budget is split over all runs with 20% kept for start-up and evaluation.
+    """
+    import torch
+
+    from theory.catalogue import load_task
+
+    from .claims import length_rows
+    from .run import RunSpec, build
+    from .runner import run_all
+    from .train import TrainConfig
+    from .train import train as train_fn
+
+    primary = load_task(primary_name)
+    derivation = derive(primary, train_max)
+    candidates = derivation.auxiliaries[:top] if top else derivation.auxiliaries
+    if not candidates:
+        raise NoAuxiliaries(f"task {primary.name!r} has no derivable auxiliary task: " + "; ".join(derivation.skipped))
+    scheme = "none" if derivation.profile.crasp.member and derivation.profile.coupling.index is None else "rope"
+    test_hi = min(2 * train_max, primary.max_length or 2 * train_max)
+    m, restriction_lengths = restriction_defaults(primary, train_max)
+
+    def spec(condition: str, auxiliaries: tuple[str, ...], seed: int, steps: int) -> RunSpec:
+        return RunSpec(task=primary_name, condition=condition, seed=seed, auxiliaries=auxiliaries,
+                       train_lengths=(primary.min_length, train_max), test_lengths=tuple(range(primary.min_length, test_hi + 1)),
+                       restriction_m=m, restriction_lengths=restriction_lengths, layers=model[0],
+                       d_model=model[1], heads=model[2],
+                       position_scheme=scheme, train=TrainConfig(steps=steps, eval_every=max(50, steps // 4),
+                                                                 data_seed=2000 + seed, model_seed=seed),
+                       eval_instances=eval_instances, validation_instances=64)
+
+    conditions = [("primary", ())] + [(f"+{aux.name}", (aux.name,)) for aux in candidates]
+    # calibrate: time training steps of the heaviest mixture here, single-threaded as in a worker
+    torch.set_num_threads(1)
+    probe = spec(conditions[-1][0], conditions[-1][1], 0, 30)
+    _, _, vocab, probe_model, sources = build(probe)
+    started = time.perf_counter()
+    train_fn(probe_model, sources, probe.train, vocab.pad, validate=lambda _: (0.0,))
+    step_seconds = (time.perf_counter() - started) / probe.train.steps
+    runs = len(conditions) * seeds
+    per_run = budget * workers / runs * 0.8  # 20% for start-up and evaluation
+    steps = int(per_run / step_seconds)
+    if steps < min_steps:
+        need = min_steps * step_seconds * runs / workers / 0.8
+        raise ScreenError(f"a budget of {budget:.0f} s gives {steps} training steps per run ({runs} runs, "
+                          f"{step_seconds * 1000:.0f} ms/step); at least {min_steps} are needed: use --budget "
+                          f"{need:.0f} or more, or fewer candidates (--top)")
+    specs = [spec(label, auxes, seed, steps) for label, auxes in conditions for seed in range(seeds)]
+    directory = out or Path(tempfile.mkdtemp(prefix="lengthgen-screen-"))
+    stored = run_all(specs, directory, workers, show_progress=show_progress)
+    rows = []
+    for label, _ in conditions:
+        group = [stored[s.key] for s in specs if s.condition == label]
+        ood, tok = [], []
+        for run in group:
+            lr = [r for r in length_rows(run, train_max) if r["test"]] if run["status"] == "ok" else []
+            ood.append(float(np.mean([r["exact_match"] for r in lr])) if lr else 0.0)
+            tok.append(float(np.mean([r["token_accuracy"] for r in lr])) if lr else 0.0)
+        lo, hi = bootstrap_mean_interval(ood)
+        rows.append({"condition": label, "seeds": len(group), "failed": sum(r["status"] != "ok" for r in group),
+                     "ood_exact_match": float(np.mean(ood)), "ci": [lo, hi], "ood_token_accuracy": float(np.mean(tok)),
+                     "steps": steps, "test_lengths": [train_max + 1, test_hi]})
+    baseline, rest = rows[0], rows[1:]
+    rest.sort(key=lambda r: (r["ood_exact_match"], r["ood_token_accuracy"]), reverse=True)
+    return [baseline] + rest
+
+
+def render_screen(rows: list[dict]) -> str:
+    first = rows[0]
+    lines = ["", f"SCREEN (quick models, {first['steps']} steps, {first['seeds']} seeds each; exact match at lengths "
+                 f"{first['test_lengths'][0]}..{first['test_lengths'][1]}; a screen, not a verdict):",
+             f"  {'condition':40s} {'OOD exact match':>16s}  {'95% CI (seeds)':>16s}  {'OOD token acc':>13s}  failed"]
+    for r in rows:
+        lines.append(f"  {r['condition']:40s} {r['ood_exact_match']:16.3f}  [{r['ci'][0]:.3f}, {r['ci'][1]:.3f}]  "
+                     f"{r['ood_token_accuracy']:13.3f}  {r['failed']}/{r['seeds']}")
+    return "\n".join(lines)
