@@ -225,7 +225,7 @@ def restriction_defaults(primary: Task, train_max: int) -> tuple[int, tuple[int,
     run to 3x the training range, where the report evaluates.
     """
     m = 1 + primary.input_size(train_max) + len(primary.operands) + primary.r(train_max)
-    return m, (1, min(3 * train_max, primary.max_length or 3 * train_max))
+    return m, (primary.min_length, min(3 * train_max, primary.max_length or 3 * train_max))
 
 
 def derive(primary: Task, train_max: int, reindex: bool = False, m: int | None = None,

@@ -150,17 +150,21 @@ def _sparse_parity_sampler(k: int):
         marks = np.zeros((batch, n_value), np.int64)
         chosen = np.argsort(rng.random((batch, n_value)), axis=1)[:, :k]
         marks[np.arange(batch)[:, None], chosen] = 1
-        return {"a": bits, "b": marks}
+        return {"x": bits + 2 * marks}
     return sampler
 
 
 def sparse_parity(k: int) -> Task:
-    """Parity of the k marked bits among n (Golowich et al. 2025): support size k, bounded."""
+    """Parity of the k marked bits among n (Golowich et al. 2025).
+
+    Each token carries its bit and whether it is marked (0/1 unmarked, 2/3 marked), so a mark is
+    local to its bit; the support is the marked ones, at most k, for every n.
+    """
     return Task(
-        name=f"sparse_parity_k{k}", description=f"parity of the {k} marked bits", length_meaning="bits",
-        rule=Mod(CountWhere(j, And(Eq(b[j], 1), Eq(a[j], 1))), 2), alphabet=2, operands=(a, b),
+        name=f"sparse_parity_k{k}", description=f"parity of the {k} marked bits (tokens: bit + 2*mark)",
+        length_meaning="bits", rule=Mod(CountWhere(j, Eq(x[j], 3)), 2), alphabet=4, output_alphabet=2,
         output_length=1, sampler=_sparse_parity_sampler(k), min_length=k,
-        oracle=lambda v: [sum(bit for bit, mark in zip(v["a"], v["b"]) if mark) % 2],
+        oracle=lambda v: [sum(1 for tok in v["x"] if tok == 3) % 2],
     )
 
 

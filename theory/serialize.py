@@ -120,6 +120,6 @@ def sample_sequences(task: Task, rng: np.random.Generator, batch: int, lengths: 
     drawn = rng.integers(lo, hi + 1, size=batch)
     groups = []
     for nv in np.unique(drawn):
-        inputs, sol = task.generate(rng, int((drawn == nv).sum()), int(nv))
+        inputs, sol = task.generate(rng, int((drawn == nv).sum()), int(nv), support=False)
         groups.append(serialize(task, inputs, sol.outputs, vocab))
     return concatenate(groups, vocab.pad)

@@ -118,6 +118,7 @@ class _Env:
     t: int = 0
     j_size: int = 0  # range of the bound index while inside a content operator
     in_content: bool = False
+    track: bool = True  # compute provenance; training batches of a primary task do not need it
 
 
 Compiled = Callable[[_Env], Val]
@@ -263,7 +264,7 @@ class Compiler:
                     vals = arr[:, i[0]]
                 else:
                     vals = np.take_along_axis(arr, np.broadcast_to(i, (B,) + i.shape[1:]), axis=1)
-                sup = _onehot(env.layout.offsets[name] + i, env.layout.U)
+                sup = _onehot(env.layout.offsets[name] + i, env.layout.U) if env.track else None
                 return Val(vals, _union(sup, idx.support), _both(valid, idx.valid))
             # earlier outputs and intermediates: negative indices read the declared initial value
             done = env.t if kind == "output" else env.inter_done[name]
@@ -281,7 +282,9 @@ class Compiler:
             else:
                 vals = np.take_along_axis(store, np.broadcast_to(safe, (B,) + safe.shape[1:]), axis=1)
             vals = np.where(neg, env.initials[name], vals)
-            if kind == "output":
+            if not env.track:
+                sup = None
+            elif kind == "output":
                 sup = np.where(neg[..., None], False, _onehot(env.layout.out_offset + safe, env.layout.U))
             else:  # transitive provenance through the intermediate
                 full = env.inter_support[name]
@@ -356,18 +359,22 @@ class Solution:
 
 
 def solve(rule: Compiled, intermediates: list[tuple[str, Compiled]], operands: dict[str, np.ndarray],
-          layout: Layout, initials: dict[str, int]) -> Solution:
-    """Solve a batch of instances of one length: outputs, their support sets, intermediates."""
+          layout: Layout, initials: dict[str, int], track: bool = True) -> Solution:
+    """Solve a batch of instances of one length: outputs, their support sets, intermediates.
+
+    With ``track=False`` no provenance is computed (about half the cost for long instances) and
+    ``support`` is an all-false array of shape (B, r, 0).
+    """
     missing = set(layout.offsets) - set(operands)
     if missing:
         raise RuleEvaluationError(f"inputs lack operand(s) {sorted(missing)}")
     B = operands[next(iter(layout.offsets))].shape[0]
     r, U = layout.r, layout.U
     outputs = np.zeros((B, r), dtype=np.int64)
-    support = np.zeros((B, r, U), dtype=bool)
+    support = np.zeros((B, r, U if track else 0), dtype=bool)
     inter = {name: np.zeros((B, r), np.int64) for name, _ in intermediates}
-    inter_sup = {name: np.zeros((B, r, U), bool) for name, _ in intermediates}
-    env = _Env(operands, layout, outputs, inter, inter_sup, {name: 0 for name in inter}, initials)
+    inter_sup = {name: np.zeros((B, r, U if track else 0), bool) for name, _ in intermediates}
+    env = _Env(operands, layout, outputs, inter, inter_sup, {name: 0 for name in inter}, initials, track=track)
     for tv in range(r):
         env.t = tv
         for name, fn in intermediates:

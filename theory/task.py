@@ -9,6 +9,7 @@ definition at load time with a message naming the problem and the fix.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+import functools
 from functools import cached_property
 from typing import Callable
 
@@ -104,14 +105,20 @@ class Task:
 
     def r(self, n_value: int) -> int:
         """Number of output positions at length n."""
-        return int(self.output_length.subs(n, n_value))
+        return self._sizes(int(n_value))[1]
+
+    @functools.lru_cache(maxsize=256)
+    def _sizes(self, n_value: int) -> tuple[tuple[int, ...], int]:
+        # sympy's subs is slow and these sizes are needed for every batch: compute once per n
+        return (tuple(int(e.subs(n, n_value)) for e in self.operand_lengths), int(self.output_length.subs(n, n_value)))
 
     def operand_sizes(self, n_value: int) -> tuple[int, ...]:
-        return tuple(int(e.subs(n, n_value)) for e in self.operand_lengths)
+        return self._sizes(int(n_value))[0]
 
     def input_size(self, n_value: int) -> int:
         return sum(self.operand_sizes(n_value))
 
+    @functools.lru_cache(maxsize=256)
     def layout(self, n_value: int) -> Layout:
         return make_layout(self.operand_names, self.operand_sizes(n_value), n_value, self.r(n_value))
 
@@ -168,15 +175,19 @@ class Task:
                 out[name] = rng.integers(0, self.alphabet, size=(batch, size), dtype=np.int64)
         return out
 
-    def solve(self, inputs: dict[str, np.ndarray]) -> Solution:
-        """Outputs, support sets and intermediates of a batch of inputs (all of one length)."""
+    def solve(self, inputs: dict[str, np.ndarray], support: bool = True) -> Solution:
+        """Outputs, support sets and intermediates of a batch of inputs (all of one length).
+
+        ``support=False`` skips provenance (training batches of the primary need only outputs).
+        """
         n_value = self._length_of(inputs)
         rule, intermediates = self._compiled
-        return solve(rule, intermediates, inputs, self.layout(n_value), self._initials)
+        return solve(rule, intermediates, inputs, self.layout(n_value), self._initials, track=support)
 
-    def generate(self, rng: np.random.Generator, batch: int, n_value: int) -> tuple[dict[str, np.ndarray], Solution]:
+    def generate(self, rng: np.random.Generator, batch: int, n_value: int,
+                 support: bool = True) -> tuple[dict[str, np.ndarray], Solution]:
         inputs = self.sample(rng, batch, n_value)
-        return inputs, self.solve(inputs)
+        return inputs, self.solve(inputs, support)
 
     def evaluate(self, view: dict[int, int], t_value: int, n_value: int) -> int:
         """Re-evaluate output ``t`` from the definition over a partial instance (index -> token)."""
@@ -186,6 +197,10 @@ class Task:
     def _length_of(self, inputs: dict[str, np.ndarray]) -> int:
         """Recover n from the first operand's size."""
         size = inputs[self.operand_names[0]].shape[1]
+        return self._length_for_size(size)
+
+    @functools.lru_cache(maxsize=256)
+    def _length_for_size(self, size: int) -> int:
         for nv in range(self.min_length, max(size, 1) * 4 + 4):
             if self.operand_sizes(nv)[0] == size:
                 return nv

@@ -96,6 +96,23 @@ def _parser() -> argparse.ArgumentParser:
     prop.add_argument("--seeds", type=int, default=2, help="screen seeds per condition (default: %(default)s)")
     prop.add_argument("--top", type=int, default=None, help="screen only the top K candidates")
     prop.add_argument("--workers", type=int, default=2, help="screen worker processes (default: %(default)s)")
+
+    thm = sub.add_parser(
+        "theorem", help="test a theorem on toy models",
+        description="Run what a theorem needs on small models, then print the prediction (computed from theory), "
+                    "the observation, the assumption checks and the verdict (holds / violated / inconclusive). "
+                    "Runs are stored under --out and reused on a re-run.",
+        epilog="examples:\n  lengthgen theorem --list\n  lengthgen theorem agk-bound --task reverse\n"
+               "  lengthgen theorem sparsity-trend --task sparse_parity --ks 1,2,3",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    thm.add_argument("name", nargs="?", help="theorem name (see --list)")
+    thm.add_argument("--list", action="store_true", help="list the theorems with their sources")
+    thm.add_argument("--task", help="task to run it on (catalogue name or .py file)")
+    thm.add_argument("--scale", default="default", help="experiment size: default or smallest (default: %(default)s)")
+    thm.add_argument("--ks", default="1,2,3", help="sparsity-trend: the k values (default: %(default)s)")
+    thm.add_argument("--out", type=Path, default=Path("reports/theorems"), help="store folder (default: %(default)s)")
+    thm.add_argument("--workers", type=int, default=2, help="worker processes (default: %(default)s)")
+    thm.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
 
 
@@ -240,6 +257,27 @@ def _propose(args: argparse.Namespace) -> int:
     return 0
 
 
+def _theorem(args: argparse.Namespace) -> int:
+    from .theorems import THEOREMS, TheoremError, describe_scale, run_theorem
+
+    if args.list or not args.name:
+        for name, (_, source, claim) in THEOREMS.items():
+            print(f"{name:16s} {claim}\n{'':16s} source: {source}")
+        return 0 if args.list else 2
+    if not args.task:
+        raise TheoremError(f"`lengthgen theorem {args.name}` needs --task, e.g. --task reverse")
+    extra = {}
+    if args.name == "sparsity-trend":
+        try:
+            extra["ks"] = tuple(int(k) for k in args.ks.split(","))
+        except ValueError:
+            raise TheoremError(f"--ks must be comma-separated integers, got {args.ks!r}") from None
+    result = run_theorem(args.name, args.task, args.scale, args.out, args.workers, not args.quiet, **extra)
+    print(result.render())
+    print(f"  scale:       {args.scale} ({describe_scale(args.scale)})")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     from auxtasks.restriction import RestrictionError
     from theory.task import TaskDefinitionError
@@ -253,7 +291,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        commands = {"report": _report, "runs": _runs, "tasks": _tasks, "propose": _propose}
+        commands = {"report": _report, "runs": _runs, "tasks": _tasks, "propose": _propose, "theorem": _theorem}
         return commands[args.command](args)
     except (TaskDefinitionError, SuiteError, StoreError, RestrictionError) as err:
         print(f"lengthgen: error: {err}", file=sys.stderr)

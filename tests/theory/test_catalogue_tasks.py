@@ -64,7 +64,7 @@ PROFILES = {
     "running_parity": (2, False, "fixed offset from t"),
     "majority": (None, True, "chosen by content"),
     "binary_majority": (None, True, "chosen by content"),
-    "sparse_parity_k3": (6, False, "chosen by content"),
+    "sparse_parity_k3": (3, False, "chosen by content"),
     "capitalize_reverse": (1, False, "depends on n"),
     "retrieve_right": (3, True, "chosen by content"),
     "passkey": (2, True, "chosen by content"),
@@ -91,7 +91,7 @@ def test_crasp_reasons_name_the_construct():
 
 def test_sparse_parity_support_grows_with_k_not_n():
     sizes = [structure_profile(CATALOGUE[f"sparse_parity_k{k}"]).k for k in (1, 2, 3)]
-    assert sizes == [2, 4, 6]  # a mark and a bit per marked one
+    assert sizes == [1, 2, 3]  # the marked ones
 
 
 def test_coupling_follows_positional_reads():

@@ -1,0 +1,189 @@
+"""``lengthgen theorem``: run what a theorem needs on toy models and judge it.
+
+Each theorem states a prediction computed from the theory before training, trains the smallest
+models that can show the effect (results go to a store, so a re-run reuses them), checks the
+theorem's assumptions on the trained models, and gives a verdict: holds / violated /
+inconclusive, with the statistic behind it.
+
+* ``agk-bound`` — Awasthi, Gupta & Kumar (2025), as formalised here (``theory.bound``): where a
+  model is restriction-consistent, its length-N error is at most r(N)·ε(N).
+* ``sparsity-trend`` — Golowich et al. (2025): length generalization degrades as the sparsity k
+  grows; measured on sparse parity with several k.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from scipy import stats
+
+from auxtasks.derive import restriction_defaults
+from theory.bound import AGK_BOUND
+from theory.catalogue import CATALOGUE, load_task
+from theory.structure import structure_profile
+from theory.task import TaskDefinitionError
+
+from .claims import CONSISTENT, bound_holds_where_consistent, length_rows
+from .run import RunSpec
+from .runner import run_all
+from .train import TrainConfig
+
+
+class TheoremError(TaskDefinitionError):
+    """A theorem cannot be run as asked (unknown theorem, unsuitable task)."""
+
+
+@dataclass(frozen=True)
+class Scale:
+    """How big the toy experiment is; ``smallest`` is for tests and quick looks."""
+
+    train_max: int = 6
+    test_factor: int = 3
+    seeds: int = 2
+    steps: int = 1200
+    layers: int = 2
+    d_model: int = 64
+    heads: int = 4
+    eval_instances: int = 256
+
+
+SCALES = {"default": Scale(), "smallest": Scale(train_max=3, test_factor=2, seeds=2, steps=40, layers=1,
+                                                 d_model=16, heads=2, eval_instances=32)}
+
+
+@dataclass
+class TheoremResult:
+    theorem: str
+    task: str
+    source: str
+    prediction: str
+    observation: list[str]
+    assumptions: list[str]
+    verdict: str  # holds | violated | inconclusive
+    statistic: str
+
+    def render(self) -> str:
+        lines = [f"theorem {self.theorem} on {self.task}", f"  source:      {self.source}",
+                 f"  prediction:  {self.prediction}", "  observation:"]
+        lines += [f"    {line}" for line in self.observation]
+        lines.append("  assumption checks:")
+        lines += [f"    {line}" for line in self.assumptions]
+        lines += [f"  verdict:     {self.verdict.upper()} — {self.statistic}"]
+        return "\n".join(lines)
+
+
+def _spec(task: str, scale: Scale, seed: int, auxiliaries: tuple[str, ...], scheme: str, condition: str) -> RunSpec:
+    t = load_task(task)
+    m, restriction_lengths = restriction_defaults(t, scale.train_max)
+    top = min(scale.test_factor * scale.train_max, t.max_length or 10**9)
+    return RunSpec(task=task, condition=condition, seed=seed, auxiliaries=auxiliaries,
+                   train_lengths=(t.min_length, scale.train_max), test_lengths=tuple(range(t.min_length, top + 1)),
+                   restriction_m=m, restriction_lengths=restriction_lengths, layers=scale.layers,
+                   d_model=scale.d_model, heads=scale.heads, position_scheme=scheme,
+                   train=TrainConfig(steps=scale.steps, eval_every=max(20, scale.steps // 5), data_seed=3000 + seed,
+                                     model_seed=seed),
+                   eval_instances=scale.eval_instances, validation_instances=min(128, scale.eval_instances))
+
+
+def _scheme(task: str) -> str:
+    profile = structure_profile(load_task(task))
+    # content-selected tasks fit fastest without positions, positional ones with RoPE (FEASIBILITY §5)
+    return "none" if profile.coupling.index is None else "rope"
+
+
+def agk_bound(task: str, scale: Scale, directory: Path, workers: int, show_progress: bool) -> TheoremResult:
+    t = load_task(task)
+    profile = structure_profile(t)
+    if not profile.bounded:
+        raise TheoremError(f"agk-bound needs a task with bounded support; {task!r} has {profile.sparsity()}: "
+                           "choose e.g. reverse, sort, copy or sparse_parity_k2")
+    specs = [_spec(task, scale, seed, (f"{t.name}-restriction",), _scheme(task), "primary+restriction")
+             for seed in range(scale.seeds)]
+    stored = run_all(specs, directory, workers, show_progress=show_progress)
+    runs = [stored[s.key] for s in specs]
+    verdict = bound_holds_where_consistent(runs, scale.train_max)
+    observation, assumptions = [], []
+    for run in runs:
+        seed = run["spec"]["seed"]
+        if run["status"] != "ok":
+            observation.append(f"seed {seed}: FAILED ({run['reason'].split(' | ')[0]})")
+            continue
+        rows = [r for r in length_rows(run, scale.train_max) if r["test"]]
+        observation.append(f"seed {seed}: error / r·ε(upper) per test length: " + ", ".join(
+            f"N={r['length']}: {r['error']:.3f}/{r['bound_assuming_consistency_hi']:.3f}" for r in rows))
+        assumptions.append(f"seed {seed}: consistency c(N): " + ", ".join(
+            f"N={r['length']}: {r['consistency']:.3f}" for r in rows))
+    assumptions.append(f"cells count as restriction-consistent at c(N) >= {CONSISTENT:g}")
+    mapped = {"supported": "holds", "refuted": "violated", "inconclusive": "inconclusive"}[verdict.verdict]
+    return TheoremResult("agk-bound", task, AGK_BOUND.source,
+                         f"P[error at N] <= {AGK_BOUND.statement} (= r(N)·ε(N) where c(N) = 1); "
+                         f"{t.name} is k-sparse with k = {profile.k}",
+                         observation, assumptions, mapped, verdict.statistic)
+
+
+def sparsity_trend(task: str, scale: Scale, directory: Path, workers: int, show_progress: bool,
+                   ks: tuple[int, ...] = (1, 2, 3)) -> TheoremResult:
+    if task != "sparse_parity":
+        raise TheoremError("sparsity-trend runs on the sparse parity family: use --task sparse_parity (k from --ks)")
+    names = [f"sparse_parity_k{k}" for k in ks]
+    missing = [n for n in names if n not in CATALOGUE]
+    if missing:
+        raise TheoremError(f"no catalogue task {', '.join(missing)}; available k: 1..5")
+    specs = {name: [_spec(name, scale, seed, (), "rope", "primary") for seed in range(scale.seeds)] for name in names}
+    stored = run_all([s for group in specs.values() for s in group], directory, workers, show_progress=show_progress)
+    ks_seen, accs, observation, failed = [], [], [], 0
+    for k, name in zip(ks, names):
+        values = []
+        for spec in specs[name]:
+            run = stored[spec.key]
+            if run["status"] != "ok":
+                failed += 1
+                value = 0.0
+            else:
+                value = float(np.mean([r["exact_match"] for r in length_rows(run, scale.train_max) if r["test"]]))
+            values.append(value)
+            ks_seen.append(k)
+            accs.append(value)
+        fits = [stored[s.key]["validation_exact"] if stored[s.key]["status"] == "ok" else float("nan") for s in specs[name]]
+        observation.append(f"k = {k} (|S| = {structure_profile(CATALOGUE[name]).k}): OOD accuracy per seed "
+                           f"{', '.join(f'{v:.3f}' for v in values)}; validation accuracy {', '.join(f'{v:.3f}' for v in fits)}")
+    rho, p = stats.spearmanr(ks_seen, accs)
+    unfit = sum(1 for group in specs.values() for s in group
+                if stored[s.key]["status"] != "ok" or not stored[s.key]["validation_exact"] >= 0.9)
+    if np.isnan(rho):
+        verdict, statistic = "inconclusive", "OOD accuracy did not vary at all across k and seeds"
+    else:
+        statistic = f"Spearman rho(k, OOD accuracy) = {rho:+.3f} over {len(accs)} runs, p = {p:.3f}; {failed} failed runs count as 0"
+        verdict = "holds" if rho < 0 and p <= 0.05 else "violated" if rho > 0 and p <= 0.05 else "inconclusive"
+        if unfit * 2 > len(accs):
+            verdict = "inconclusive"  # most models never learned the task at training lengths
+            statistic += f"; inconclusive because {unfit} of {len(accs)} runs did not fit the training range"
+    assumptions = [f"{unfit} of {len(accs)} runs did not fit the training range (validation accuracy < 0.9); "
+                   "a trend among models that never learned the task says little"]
+    return TheoremResult("sparsity-trend", task, "Golowich et al., The Role of Sparsity for Length Generalization (ICML 2025)",
+                         "length generalization degrades as k grows: OOD accuracy decreases with k (negative rank correlation)",
+                         observation, assumptions, verdict, statistic)
+
+
+THEOREMS = {
+    "agk-bound": (agk_bound, AGK_BOUND.source, "error at N <= r(N)·ε(N) where the model is restriction-consistent"),
+    "sparsity-trend": (sparsity_trend, "Golowich et al. (ICML 2025)", "extrapolation degrades as sparsity k grows"),
+}
+
+
+def run_theorem(name: str, task: str, scale: str = "default", out: Path = Path("reports/theorems"),
+                workers: int = 2, show_progress: bool = True, **kwargs) -> TheoremResult:
+    if name not in THEOREMS:
+        raise TheoremError(f"unknown theorem {name!r}; available: {', '.join(THEOREMS)} (see `lengthgen theorem --list`)")
+    if scale not in SCALES:
+        raise TheoremError(f"unknown scale {scale!r}; choose {', '.join(SCALES)}")
+    fn = THEOREMS[name][0]
+    directory = out / f"{name}-{task}-{scale}"
+    return fn(task, SCALES[scale], directory, workers, show_progress, **kwargs)
+
+
+def describe_scale(scale: str) -> str:
+    return ", ".join(f"{k}={v}" for k, v in dataclasses.asdict(SCALES[scale]).items())
