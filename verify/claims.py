@@ -1,17 +1,22 @@
 """Claims and their verdicts, computed from stored measurements only.
 
-A claim states what theory predicts, names its source, and fixes — before any training — the
-statistic and the rule that turns it into *supported*, *refuted* or *inconclusive*.  The rules
-are written here, in code, so a verdict can be recomputed from ``runs.json`` by anyone.
+A claim (``Claim``) states what theory predicts, names its source and the experiment it needs,
+and fixes — before any training — the statistic and the rule that turns it into *supported*,
+*refuted* or *inconclusive*.  Its prediction is computed from the task definitions alone and
+stored (predictions.json) before the training it predicts; the verdict is computed from the
+stored runs and that stored prediction.  The rules are code, so anyone can recompute a verdict.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 
-from theory.bound import certified_length, error_bound, extrapolation_length
+from theory.bound import BOUND, c_sym, certified_length, error_bound, extrapolation_length
+from theory.catalogue import load_task
+from theory.structure import structure_profile
 
 from .stats import bootstrap_difference_interval, permutation_test, wilson_interval
 
@@ -159,3 +164,78 @@ def bound_holds_where_consistent(runs: list[dict], train_max: int) -> Verdict:
              "1/(restrictions measured) goes undetected and can still add up to r(N) times that rate",
         verdict=verdict, statistic=statistic,
     )
+
+
+# ---------------------------------------------------------------------------- claim objects
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A claim a suite checks: what, from where, the prediction (from theory only), and its judge.
+
+    ``predict()`` uses nothing but the task definitions, so it runs — and its result is stored —
+    before any training.  ``judge(runs, prediction)`` turns the stored runs and the *stored*
+    prediction into a ``Verdict`` by the rule fixed here.
+    """
+
+    name: str
+    statement: str
+    source: str
+    experiment: str
+    statistic: str
+    predict: Callable[[], dict]
+    judge: Callable[[list[dict], dict], Verdict]
+
+    def registration(self) -> dict:
+        """What predictions.json records for this claim before training."""
+        return {"statement": self.statement, "source": self.source, "experiment": self.experiment,
+                "statistic": self.statistic, "prediction": self.predict()}
+
+
+def restriction_claim(task: str, train_max: int, fit_threshold: float) -> Claim:
+    name = f"{task}: restriction auxiliaries improve extrapolation"
+
+    def predict() -> dict:
+        profile = structure_profile(load_task(task))
+        if profile.bounded:
+            return {"expected": "improvement", "why": f"k-sparse with k = {profile.k}: the AGK bound applies"}
+        return {"expected": "none", "why": f"support grows with n ({profile.sparsity()}): the AGK bound does not apply"}
+
+    def judge(runs: list[dict], prediction: dict) -> Verdict:
+        mine = [r for r in runs if r["spec"]["task"] == task]
+        baseline = [r for r in mine if r["spec"]["condition"] == "primary"]
+        treated = [r for r in mine if r["spec"]["condition"] == "primary+restriction"]
+        verdict = restriction_improves_extrapolation(task, baseline, treated, train_max, fit_threshold)
+        if prediction["expected"] != "improvement":
+            verdict.verdict = "inconclusive"
+            verdict.statistic += f"; theory predicted no improvement ({prediction['why']}), so there is nothing to confirm"
+        return verdict
+
+    return Claim(name, "Training on the primary task plus its restriction tasks raises exact match at lengths beyond "
+                       "the training range, compared with the primary task alone.",
+                 "Awasthi, Gupta & Kumar (NeurIPS 2025), as formalised here",
+                 f"{task}: primary alone vs primary + restriction, every seed, evaluated at every length",
+                 "per-seed mean exact match over test lengths; bootstrap CI of the difference; exact permutation test",
+                 predict, judge)
+
+
+def bound_claim(tasks: tuple[str, ...], train_max: int) -> Claim:
+    def predict() -> dict:
+        return {"expected": f"error(N) <= {BOUND.subs(c_sym, 1)} wherever c(N) = 1",
+                "k": {task: structure_profile(load_task(task)).k for task in tasks}}
+
+    def judge(runs: list[dict], prediction: dict) -> Verdict:
+        return bound_holds_where_consistent(runs, train_max)
+
+    return Claim("the bound holds where the model is restriction-consistent",
+                 "Where a model answers every restriction as it answers the full instance, its length-N error is at "
+                 "most r(N)·ε(N).", "Awasthi, Gupta & Kumar (NeurIPS 2025), as formalised here (DESIGN §5)",
+                 "every run of the suite, every test length: error, ε(N) and c(N) on the same instances",
+                 "significant violations among consistent cells (95% Wilson limits)", predict, judge)
+
+
+def suite_claims(suite) -> list[Claim]:
+    """The claims a suite checks (the default suite's two kinds)."""
+    claims = [restriction_claim(plan.task, suite.train_max, suite.fit_threshold) for plan in suite.plans]
+    claims.append(bound_claim(tuple(plan.task for plan in suite.plans), suite.train_max))
+    return claims

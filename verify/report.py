@@ -22,19 +22,18 @@ from theory.structure import structure_profile
 from . import plots
 from .claims import (
     CONSISTENT,
-    bound_holds_where_consistent,
     fits_training_range,
     length_rows,
     lengths_summary,
     ood_exact_match,
-    restriction_improves_extrapolation,
+    suite_claims,
 )
 from .store import RunStore, StoreError, _atomic_write, export_csv, write_json
 from .suite import Suite
 
 
 def predictions(suite: Suite) -> dict:
-    """What theory says before any model is trained: structure profiles and the registered claims."""
+    """What theory says before any model is trained: structure profiles and every claim's prediction."""
     tasks = {}
     for plan in suite.plans:
         task = load_task(plan.task)
@@ -45,13 +44,9 @@ def predictions(suite: Suite) -> dict:
             "sparsity_k": profile.k,
             "bounded": profile.bounded,
             "dependencies": [dataclasses.asdict(d) for d in profile.dependencies],
-            "prediction": (
-                "k-sparse with bounded k: the AGK bound applies; restriction auxiliaries are predicted to improve "
-                "extrapolation" if profile.bounded else
-                "support grows with n: the AGK bound does not apply; no improvement is predicted"
-            ),
         }
-    return {"suite": suite.name, "tasks": tasks}
+    claims = {claim.name: claim.registration() for claim in suite_claims(suite)}
+    return {"suite": suite.name, "tasks": tasks, "claims": claims}
 
 
 def record_predictions(suite: Suite, directory: Path) -> dict:
@@ -95,22 +90,24 @@ def render(suite: Suite, directory: Path, command: str, invocation_seconds: floa
         write_json(meta_path, meta)
 
     n = suite.train_max
+    claims = suite_claims(suite)
+    unregistered = [c.name for c in claims if c.name not in preds.get("claims", {})]
+    if unregistered:
+        raise StoreError(f"{preds_path} holds no prediction for {unregistered[0]!r}; predictions must be recorded "
+                         f"before training: re-run `lengthgen report --suite {suite.name}`")
+    judged = {c.name: c.judge(runs, preds["claims"][c.name]["prediction"]) for c in claims}
     csv_rows, verdicts, sections = [], [], []
     for plan in suite.plans:
         task_runs = [r for r in runs if r["spec"]["task"] == plan.task]
-        baseline = [r for r in task_runs if r["spec"]["condition"] == "primary"]
-        treated = [r for r in task_runs if r["spec"]["condition"] == "primary+restriction"]
         for run in task_runs:
             for row in (length_rows(run, n) if run["status"] == "ok" else []):
                 csv_rows.append({"suite": suite.name, "task": plan.task, "condition": run["spec"]["condition"],
                                  "seed": run["spec"]["seed"], "run_key": run["key"], **row})
         plots.accuracy_vs_length(plan.task, task_runs, n, directory / f"{plan.task}_accuracy.png")
         plots.bound_vs_error(plan.task, task_runs, n, directory / f"{plan.task}_bound.png")
-        verdict = restriction_improves_extrapolation(plan.task, baseline, treated, n, suite.fit_threshold)
-        verdicts.append(verdict)
+        verdict = judged[f"{plan.task}: restriction auxiliaries improve extrapolation"]
         sections.append(_task_section(suite, plan, task_runs, preds["tasks"].get(plan.task, {}), verdict))
-    bound_verdict = bound_holds_where_consistent(runs, n)
-    verdicts.append(bound_verdict)
+    verdicts = list(judged.values())
 
     store.export_json()
     export_csv(directory / "results.csv", csv_rows)
@@ -210,7 +207,10 @@ def _document(suite: Suite, runs: list[dict], preds: dict, sections: list[str], 
         f"Recorded at {preds.get('recorded_at', 'unknown')}.", "",
     ]
     for task, p in preds["tasks"].items():
-        head.append(f"- **{task}**: {p['profile']}. {p['prediction']}.")
+        head.append(f"- **{task}**: {p['profile']}.")
+    for name, claim in preds.get("claims", {}).items():
+        pred = claim["prediction"]
+        head.append(f"- *{name}*: expected {pred['expected']}" + (f" ({pred['why']})" if "why" in pred else "") + ".")
     head += ["", "## Verdicts", "", "| claim | verdict | statistic |", "|---|---|---|"]
     for v in verdicts:
         head.append(f"| {v.claim} | **{v.verdict}** | {v.statistic} |")
