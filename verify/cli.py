@@ -207,24 +207,31 @@ def _runs(args: argparse.Namespace) -> int:
 def _tasks(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from theory.catalogue import CATALOGUE, load_task
+    from theory.catalogue import ALL_TASKS, load_task
+    from theory.opaque import is_opaque
     from theory.serialize import Vocab, serialize
     from theory.task import TaskDefinitionError
     from theory.structure import structure_profile
 
     if args.action is None:
-        for task in CATALOGUE.values():
+        for task in ALL_TASKS.values():
             print(f"{task.name:10s} {task.description}")
             print(f"{'':10s} {structure_profile(task).summary()}")
         return 0
     if not args.task:
         raise TaskDefinitionError("`lengthgen tasks show` needs a task name or a .py file, e.g. `lengthgen tasks show sort`")
     task = load_task(args.task)
-    n_value = min(6, task.max_length or 6)
+    n_value = max(task.min_length, min(6, task.max_length or 6))
     inputs, sol = task.generate(np.random.default_rng(0), 1, n_value)
     seq = serialize(task, inputs, sol.outputs, Vocab(task.symbols, (task.name,)))
     print(f"{task.name}: {task.description}")
-    print(f"  rule:      y[t] = {task.rule}   for t < {task.output_length}")
+    if is_opaque(task):
+        print(f"  rule:      opaque: no symbolic analysis; a Python solver computes {task.solver_note}, "
+              f"for t < {task.output_length}")
+        print(f"  support:   declared: {task.support_note}")
+        print(f"  operands:  {', '.join(f'{o} ({e} tokens)' for o, e in zip(task.operand_names, task.operand_lengths))}")
+    else:
+        print(f"  rule:      y[t] = {task.rule}   for t < {task.output_length}")
     print(f"  length n:  {task.length_meaning}; alphabet {task.alphabet}{' (distinct tokens)' if task.distinct else ''}")
     print(f"  example (n={n_value}):")
     print(f"    tokens:    {seq.tokens[0].tolist()}")

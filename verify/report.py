@@ -123,7 +123,7 @@ def _task_section(suite: Suite, plan, task_runs: list[dict], pred: dict, verdict
              f"Position scheme: `{plan.position_scheme}` ({plan.why}).", "",
              f"![accuracy vs length]({plan.task}_accuracy.png)", "",
              "| condition | seed | status | chosen step | val. EM (1..n) | fits training range | OOD EM (n+1..) | "
-             f"N*(δ) certified | N*(δ) if consistent | measured N(δ) |",
+             "N*(δ) certified | N*(δ) if consistent | measured N(δ) |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     for run in sorted(task_runs, key=lambda r: (r["spec"]["condition"], r["spec"]["seed"])):
         s = run["spec"]

@@ -8,8 +8,6 @@ suite reports it instead of dropping it.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import time
 import traceback
 from dataclasses import asdict, dataclass, field
@@ -25,48 +23,11 @@ from theory.serialize import Vocab, sample_sequences, serialize
 
 from .measure import exact_match, measure_length, predictions
 from .model import ModelConfig, Transformer
-from .train import Source, TrainConfig, TrainingDiverged, train
+from .spec import RunSpec  # noqa: F401  (re-exported)
+from .train import Source, TrainingDiverged, train
 
 VALIDATION_SEED = 7_000_000  # validation instances: training lengths only, never test lengths
 EVALUATION_SEED = 9_000_000  # one fixed evaluation set per length, shared by every run
-
-
-@dataclass(frozen=True)
-class RunSpec:
-    """Everything that determines a run's result; ``key`` hashes all of it.
-
-    ``condition`` is the label reports group by; ``auxiliaries`` names the derived auxiliary
-    tasks (``auxtasks.derive``) mixed into training, e.g. ``("reverse-restriction",)``.
-    ``restriction_m`` and ``restriction_lengths`` fix the restriction task, both for training
-    (when it is among the auxiliaries) and for measuring ε(N) and c(N).
-    """
-
-    task: str
-    condition: str
-    seed: int
-    train_lengths: tuple[int, int]
-    test_lengths: tuple[int, ...]
-    restriction_m: int
-    restriction_lengths: tuple[int, int]
-    layers: int
-    d_model: int
-    heads: int
-    position_scheme: str
-    train: TrainConfig
-    auxiliaries: tuple[str, ...] = ()
-    eval_instances: int = 512
-    validation_instances: int = 256
-    data_format: int = 2  # bump when serialization or derivation changes, so stored results stop matching
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["train"] = self.train.to_dict()
-        return d
-
-    @property
-    def key(self) -> str:
-        blob = json.dumps(self.to_dict(), sort_keys=True, default=list).encode()
-        return hashlib.sha256(blob).hexdigest()[:16]
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""Execute a suite's runs in local worker processes, reusing stored results.
+"""Execute a suite's runs in local worker processes (or as Ray tasks), reusing stored results.
 
 Two 1-thread workers beat one 2-thread process for these small models on 2 cores (1.44×
 aggregate throughput in FEASIBILITY §4).  Each finished run is committed to the store at once, in
@@ -7,6 +7,8 @@ runs.  A run's result depends only on its spec and the thread count, which depen
 requested ``workers`` and the machine, never on how many runs are left, so a resumed suite
 computes the same numbers as an uninterrupted one.  A run that fails (diverges) is
 stored as failed and reported; it is retried only when asked (``retry_failed``).
+``executor="ray"`` runs the same specs as Ray tasks with the same thread count and records them
+by the same ``record`` path (``verify.executors``), so resuming works the same way.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Iterable
 
 from tqdm import tqdm
 
+from .executors import check, run_ray
 from .run import RunResult, RunSpec, execute_safely
 from .store import RunStore
 
@@ -34,8 +37,12 @@ def _expected_cost(spec: RunSpec) -> float:
 
 
 def run_all(specs: Iterable[RunSpec], directory: Path, workers: int = 2, retry_failed: bool = False,
-            show_progress: bool = True) -> dict[str, dict]:
-    """Run every spec not already in the store; return the store (key -> result) for these specs."""
+            show_progress: bool = True, executor: str = "local", address: str | None = None) -> dict[str, dict]:
+    """Run every spec not already in the store; return the store (key -> result) for these specs.
+
+    ``executor`` is ``"local"`` (worker processes) or ``"ray"`` (Ray tasks; ``address`` is passed
+    to ``ray.init``, and without it a local instance of ``workers`` CPUs is started)."""
+    check(executor, address)
     specs = list(specs)
     store = RunStore(directory)
     stored = store.load()
@@ -54,7 +61,9 @@ def run_all(specs: Iterable[RunSpec], directory: Path, workers: int = 2, retry_f
             bar.set_postfix_str(f"{spec['task']}/{spec['condition']}/seed {spec['seed']}: {result.status}")
             bar.update(1)
 
-        if workers == 1:
+        if executor == "ray":
+            run_ray(todo, workers, threads, record, address)
+        elif workers == 1:
             _init_worker(threads)
             for spec in todo:
                 record(execute_safely(spec))

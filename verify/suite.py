@@ -14,8 +14,7 @@ from dataclasses import dataclass
 from auxtasks.derive import restriction_defaults
 from theory.catalogue import load_task
 
-from .run import RunSpec
-from .train import TrainConfig
+from .spec import RunSpec, TrainConfig
 
 
 class SuiteError(ValueError):

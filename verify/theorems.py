@@ -27,9 +27,8 @@ from theory.structure import structure_profile
 from theory.task import TaskDefinitionError
 
 from .claims import CONSISTENT, bound_holds_where_consistent, length_rows
-from .run import RunSpec
 from .runner import run_all
-from .train import TrainConfig
+from .spec import RunSpec, TrainConfig
 
 
 class TheoremError(TaskDefinitionError):

@@ -13,7 +13,7 @@ from __future__ import annotations
 import copy
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from theory.serialize import SequenceBatch, concatenate
 
 from .batches import IGNORE, to_model_batch
+from .spec import TrainConfig  # noqa: F401  (re-exported: the config lives with RunSpec, torch-free)
 
 
 class TrainingDiverged(RuntimeError):
@@ -34,23 +35,6 @@ class Source:
     name: str
     weight: float
     sample: Callable[[np.random.Generator, int], SequenceBatch]
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    steps: int = 2000
-    batch: int = 64
-    lr: float = 1e-3
-    warmup: int = 100
-    grad_clip: float = 1.0
-    eval_every: int = 200
-    data_seed: int = 0
-    model_seed: int = 0
-    max_position_offset: int = 0  # random per-row offset of position ids in training (learned PE)
-    divergence_factor: float = 10.0  # loss above this × its early value counts as a blow-up
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 @dataclass

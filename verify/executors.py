@@ -1,0 +1,114 @@
+"""Where a suite's runs execute: local worker processes (the default) or Ray tasks.
+
+Both executors take the same list of ``RunSpec`` and hand every ``RunResult`` to the runner's
+``record`` callback as soon as it arrives, so results land in the same store by the same path and
+an interrupted suite resumes the same way whichever executor ran it.  Each run is
+``verify.run.execute_safely`` with ``torch.set_num_threads(threads)`` first, where ``threads``
+comes from the requested worker count exactly as for local workers: a run's numbers depend only
+on its spec and that thread count, so the Ray executor stores the same numbers as the local one.
+
+Ray (``pip install -e '.[ray]'``) is optional and imported only when asked for.  Without
+``address`` a local Ray instance is started with ``num_cpus = workers`` and shut down afterwards;
+with ``address`` the driver connects to that cluster (whose nodes need lengthgen installed in the
+same Python environment) and only disconnects.  If Ray is already initialised in this process
+(a test, a notebook), that connection is used and left open.  Every task asks for one CPU, so at
+most ``workers`` runs execute at once on a local instance, each with ``threads`` torch threads.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Callable, Sequence
+
+from .suite import SuiteError
+
+#: the values of ``lengthgen report --executor``
+EXECUTORS = ("local", "ray")
+RAY_FIX = "pip install -e '.[ray]'"
+
+
+class ExecutorError(SuiteError):
+    """The requested executor cannot be used (not installed, unreachable, lost runs)."""
+
+
+def check(executor: str, address: str | None = None) -> None:
+    """Raise ``ExecutorError`` (one line, naming the fix) if ``executor`` cannot be used here."""
+    if executor not in EXECUTORS:
+        raise ExecutorError(f"unknown executor {executor!r}; choose one of {', '.join(EXECUTORS)}")
+    if address is not None and executor != "ray":
+        raise ExecutorError("--address is only used with --executor ray")
+    if executor == "ray":
+        _import_ray()
+
+
+def _import_ray():
+    try:
+        import ray
+    except ImportError:
+        raise ExecutorError(f"--executor ray needs Ray, which is not installed; install it with `{RAY_FIX}`") from None
+    return ray
+
+
+def init_kwargs(workers: int, address: str | None) -> dict:
+    """The arguments of ``ray.init``: connect to ``address``, or start a local instance of ``workers`` CPUs."""
+    kwargs = {"logging_level": logging.WARNING, "log_to_driver": True}
+    if address is not None:
+        kwargs["address"] = address
+    else:
+        kwargs.update(num_cpus=workers, include_dashboard=False)
+    return kwargs
+
+
+def execute_with_threads(spec, threads: int):
+    """One run in a Ray worker: the thread count of a local worker, then ``execute_safely``."""
+    import torch
+
+    from .run import execute_safely
+
+    torch.set_num_threads(threads)
+    return execute_safely(spec)
+
+
+def run_ray(todo: Sequence, workers: int, threads: int, record: Callable, address: str | None = None) -> None:
+    """Execute ``todo`` as Ray tasks, calling ``record(result)`` for each as it completes.
+
+    Runs whose task was lost by Ray itself (a worker or node died after Ray's retries) are not
+    recorded: they stay missing from the store, so the next invocation computes them; an
+    ``ExecutorError`` saying so is raised after every other run has been recorded.
+    """
+    ray = _import_ray()
+    owned = not ray.is_initialized()
+    if owned:
+        try:
+            ray.init(**init_kwargs(workers, address))
+        except (ConnectionError, RuntimeError, ValueError) as err:
+            where = f"the Ray cluster at {address!r}" if address else "a local Ray instance"
+            raise ExecutorError(f"could not start or reach {where} ({type(err).__name__}: "
+                                f"{str(err).splitlines()[0] if str(err) else ''}); check --address, or leave it "
+                                "out to start a local instance") from None
+    lost: list[str] = []
+    pending: list = []
+    try:
+        task = ray.remote(num_cpus=1)(execute_with_threads)
+        # submitted in the runner's order (most expensive first); Ray starts them roughly in that order
+        pending = [task.remote(spec, threads) for spec in todo]
+        keys = {ref: spec.key for ref, spec in zip(pending, todo)}
+        while pending:
+            done, pending = ray.wait(pending, num_returns=1)
+            for ref in done:
+                try:
+                    result = ray.get(ref)
+                except ray.exceptions.RayError as err:  # the task itself never raises: execute_safely
+                    lost.append(f"{keys[ref]} ({type(err).__name__})")
+                    continue
+                record(result)
+    except BaseException:
+        for ref in pending:  # interrupted: do not leave runs computing on a cluster for nobody
+            ray.cancel(ref, force=True)
+        raise
+    finally:
+        if owned:
+            ray.shutdown()
+    if lost:
+        raise ExecutorError(f"Ray lost {len(lost)} run(s): {', '.join(lost)}; the other runs are stored, and "
+                            "re-running the same command computes only the missing ones")
