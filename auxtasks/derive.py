@@ -13,6 +13,10 @@ Four families, each a first-class task with provenance and theory status:
 
 ``derive`` returns them ranked by the strength of their theoretical support, with the reasons a
 family yields nothing.  ``check_consistency`` verifies each family's instances against the primary.
+
+An opaque primary (``theory.opaque``) has no rule, so only the restriction family applies, built
+from the support its solver declares (when that stays bounded) and re-checked with its declared
+support rule; the other families are reported as not analysed.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import numpy as np
 import sympy as sp
 
 from theory.language import ContentOperator, FirstWhere, MaxOver, MinOver, j, t, y
+from theory.opaque import NOT_ANALYSED, is_opaque
 from theory.serialize import SequenceBatch, Vocab, sample_sequences
 from theory.structure import StructureProfile, coupling, structure_profile
 from theory.task import Task, TaskDefinitionError
@@ -236,6 +241,7 @@ def derive(primary: Task, train_max: int, reindex: bool = False, m: int | None =
     """
     primary.check_length(train_max)
     profile = structure_profile(primary)
+    opaque = is_opaque(primary)
     ranked: list[Auxiliary] = []
     skipped: list[str] = []
     if profile.bounded:
@@ -243,14 +249,24 @@ def derive(primary: Task, train_max: int, reindex: bool = False, m: int | None =
         m, lengths = m or default_m, restriction_lengths or default_lengths
         restriction = RestrictionTask(primary, m, lengths, reindex)
         note = ("the restriction keeps y[t-1] and the input it selects next: this is the successor hint of task "
-                "hinting, derived here from the rule") if _successor_like(primary.rule) else ""
-        theory = AGK + (f"; {HINTING}" if note else "")
+                "hinting, derived here from the rule") if not opaque and _successor_like(primary.rule) else ""
+        if opaque:
+            note = ("opaque task: S_t is declared by its solver, and its support rule re-checks that S_t determines "
+                    "the target" if primary.support_rule is not None else
+                    "opaque task without a support rule: the declared support is taken on trust, not re-checked")
+        theory = AGK + (f"; {HINTING}" if note and not opaque else "")
+        source = "declared support sets S_t of the opaque solver" if opaque else "support sets S_t of the rule"
         ranked.append(Auxiliary(restriction.name, "restriction",
-                                f"support sets S_t of the rule (k = {profile.k}), m = {m} tokens, "
+                                f"{source} (k = {profile.k}), m = {m} tokens, "
                                 f"{'re-indexed' if reindex else 'original'} position ids",
                                 theory, lengths, 1.0, restriction=restriction, note=note))
     else:
-        skipped.append(f"restriction: the support grows with n ({profile.sparsity()}), so the AGK bound does not apply")
+        what = "declared support" if opaque else "support"
+        skipped.append(f"restriction: the {what} grows with n ({profile.sparsity()}), so the AGK bound does not apply")
+    if opaque:
+        skipped += [f"intermediates: {NOT_ANALYSED}: an opaque task names no intermediate sequence",
+                    f"position: {NOT_ANALYSED}: an opaque task has no rule to read source positions from"]
+        return Derivation(primary, profile, ranked, skipped)
     intermediates, why = _intermediate_auxiliaries(primary, train_max)
     skipped += why
     positions, why = _position_auxiliary(primary, train_max)
@@ -298,17 +314,22 @@ def check_consistency(aux: Auxiliary, primary: Task, rng: np.random.Generator, n
                       batch: int = 16) -> list[str]:
     """Problems found on ``batch`` instances of length ``n_value`` (empty list: consistent).
 
-    restriction: every restricted instance re-solved from the definition gives the primary target;
+    restriction: every restricted instance re-solved from the definition gives the primary target
+    (for an opaque primary: recomputed by its declared support rule; skipped if it declares none);
     intermediate: the derived sequence equals the intermediate the primary's solver used;
     position: each label points at an input token in the output's support set;
     every derived task: its vectorized solver agrees with the scalar interpreter.
     """
     if aux.restriction is not None:
+        if is_opaque(primary) and primary.support_rule is None:
+            return []  # nothing to re-check against: the derivation's note says the support is taken on trust
         vocab = Vocab(primary.symbols, (primary.name,))
         full, restricted = aux.restriction.sample_at(rng, batch, n_value, vocab)
         return [f"{aux.name}: row {row} does not re-solve to its target"
                 for row in range(batch) if not recheck_restriction(primary, full, restricted, n_value, row)][:3]
     errors = aux.check(aux, rng, n_value, batch) if aux.check is not None else []
+    if is_opaque(aux.task):
+        return errors  # no scalar interpreter to compare with
     inputs, sol = aux.task.generate(rng, 4, n_value)
     for row in range(4):
         instance = np.concatenate([inputs[o][row] for o in aux.task.operand_names] + [sol.outputs[row]])

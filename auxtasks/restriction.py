@@ -85,8 +85,11 @@ def recheck_restriction(task: Task, full: SequenceBatch, restricted: RestrictedB
     """Re-solve one restricted instance from the definition alone and compare with its target.
 
     The rule is evaluated over the kept positions only (mapped back to instance indices); a read
-    of a position the restriction dropped fails the check, as does a different answer.
+    of a position the restriction dropped fails the check, as does a different answer.  An opaque
+    task has no rule: its declared support rule recomputes the output from the same view instead
+    (``theory.opaque``), which checks that the declared support suffices, fillers included.
     """
+    from theory.opaque import is_opaque
     from theory.solver import MissingRead
 
     seq_of = instance_to_sequence_index(task, n_value)
@@ -95,7 +98,8 @@ def recheck_restriction(task: Task, full: SequenceBatch, restricted: RestrictedB
     p = int(restricted.target_position[row])
     view = {inst_of[int(q)]: int(full.tokens[src, q]) for q in restricted.kept[row] if q >= 0 and q != p and int(q) in inst_of}
     try:
-        value = task.evaluate(view, int(restricted.output_index[row]), n_value)
+        resolve = task.check_support if is_opaque(task) else task.evaluate
+        value = resolve(view, int(restricted.output_index[row]), n_value)
     except MissingRead:
         return False
     return value == int(full.tokens[src, p])

@@ -3,7 +3,8 @@
 Every catalogue task carries an independent plain-Python oracle, so its rules are checked
 against the way a person would write the task by hand.  Tasks whose inputs carry planted
 structure (a key that occurs earlier, k marked bits, distinct keys) declare a sampler; their
-outputs still come from the rules alone.
+outputs still come from the rules alone.  Opaque tasks (``theory.opaque``: the maze DFS trace and
+path) are registered at the end, in ``OPAQUE``; ``load_task`` finds both.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import numpy as np
 from sympy import And, Eq, Mod, Piecewise
 
 from .language import CountWhere, FirstWhere, Intermediate, MaxOver, MinOver, a, b, j, n, q, t, x, y
+from .opaque import OpaqueTask, maze_task
 from .task import Task, TaskDefinitionError
 
 carry = Intermediate("carry")
@@ -285,12 +287,15 @@ def load_task(name_or_path: str) -> Task:
     """
     if name_or_path in CATALOGUE:
         return CATALOGUE[name_or_path]
+    if name_or_path in OPAQUE:
+        return OPAQUE[name_or_path]
+    known = ", ".join([*CATALOGUE, *OPAQUE])
     path = Path(name_or_path)
     if path.suffix != ".py":
         raise TaskDefinitionError(
-            f"unknown task {name_or_path!r}; known tasks: {', '.join(CATALOGUE)} (or a path to a .py file)")
+            f"unknown task {name_or_path!r}; known tasks: {known} (or a path to a .py file)")
     if not path.is_file():
-        raise TaskDefinitionError(f"no task file at {path}; give a catalogue name ({', '.join(CATALOGUE)}) or a .py file")
+        raise TaskDefinitionError(f"no task file at {path}; give a catalogue name ({known}) or a .py file")
     try:
         namespace = runpy.run_path(str(path))
     except TaskDefinitionError as err:
@@ -304,9 +309,19 @@ def load_task(name_or_path: str) -> Task:
         raise TaskDefinitionError(f"{_definition_line(path, sys.exc_info()[2])}: {type(err).__name__}: {err}") from None
     finally:
         linecache.checkcache(str(path))
-    if isinstance(namespace.get("TASK"), Task):
+    if isinstance(namespace.get("TASK"), (Task, OpaqueTask)):
         return namespace["TASK"]
-    tasks = [v for v in namespace.values() if isinstance(v, Task)]
+    tasks = [v for v in namespace.values() if isinstance(v, (Task, OpaqueTask))]
     if len(tasks) == 1:
         return tasks[0]
     raise TaskDefinitionError(f"{path} defines {len(tasks)} tasks; name the one to use TASK = Task(...)")
+
+
+# ---------------------------------------------------------------------------- opaque tasks
+# Tasks the language cannot express (DESIGN §4): a Python generator and solver with a declared
+# support (``theory.opaque``).  They are kept apart from CATALOGUE, whose every task has a rule
+# to analyse and evaluate; ``load_task`` and ``lengthgen tasks`` know both.
+
+OPAQUE_TASKS = [maze_task("dfs"), maze_task("path")]  # Cai et al.'s DFS trace and shortest path
+OPAQUE: dict[str, OpaqueTask] = {task.name: task for task in OPAQUE_TASKS}
+ALL_TASKS: dict[str, Task | OpaqueTask] = {**CATALOGUE, **OPAQUE}

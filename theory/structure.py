@@ -11,6 +11,9 @@
   grows with t or n, a modular sum over all positions, a recurrence over an intermediate;
 * **position coupling** implied by the rule's positional reads (Cho et al. 2024): output t is
   aligned with the input index its rule reads, if that index is positional.
+
+An opaque task (``theory.opaque``) has no rule: its sparsity comes from the support its solver
+declares, and dependencies, C-RASP membership and coupling are "not analysed (opaque)".
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import numpy as np
 import sympy as sp
 
 from .language import ContentOperator, j, n, t, y
+from .opaque import NOT_ANALYSED, is_opaque
 from .task import Task
 
 PROFILE_LENGTHS = (4, 8, 16, 32)
@@ -36,8 +40,11 @@ class Dependency:
 class CraspCheck:
     member: bool
     reasons: tuple[str, ...]  # the constructs outside C-RASP (empty when member)
+    analysed: bool = True  # False for an opaque task: member is then False and means nothing
 
     def summary(self) -> str:
+        if not self.analysed:
+            return NOT_ANALYSED
         return "yes" if self.member else "no (" + "; ".join(self.reasons) + ")"
 
 
@@ -48,8 +55,11 @@ class Coupling:
     index: sp.Expr | None
     operands: tuple[str, ...]
     note: str
+    analysed: bool = True  # False for an opaque task
 
     def summary(self) -> str:
+        if not self.analysed:
+            return NOT_ANALYSED
         if self.index is None:
             return f"none ({self.note})"
         return f"y[t] ↔ {', '.join(f'{o}[{self.index}]' for o in self.operands)}"
@@ -63,6 +73,7 @@ class StructureProfile:
     dependencies: tuple[Dependency, ...]
     crasp: CraspCheck
     coupling: Coupling
+    opaque: bool = False  # support sizes from a declared support; nothing else analysed
 
     @property
     def k(self) -> int:
@@ -72,6 +83,9 @@ class StructureProfile:
         return f"k = {self.k}" if self.bounded else f"unbounded (|S_t| up to {self.k} at n = {max(self.support_sizes)})"
 
     def summary(self) -> str:
+        if self.opaque:
+            return (f"{self.task}: opaque: no symbolic analysis; sparsity from the declared support: {self.sparsity()}; "
+                    f"dependencies, C-RASP and coupling {NOT_ANALYSED}")
         kinds = sorted({d.kind for d in self.dependencies})
         crasp = "C-RASP" if self.crasp.member else "not C-RASP"
         return f"{self.task}: sparsity {self.sparsity()}; dependencies: {', '.join(kinds) or 'none'}; {crasp}"
@@ -110,6 +124,8 @@ def _read_kind(read: sp.Indexed, inside: bool) -> str:
 
 
 def dependencies(task: Task) -> tuple[Dependency, ...]:
+    if is_opaque(task):
+        return ()
     seen, out = set(), []
     for _, rule in _rules(task):
         for read, inside in _reads(rule):
@@ -133,6 +149,8 @@ def _sequence_distance(task: Task, read: sp.Indexed) -> sp.Expr:
 
 
 def crasp_check(task: Task) -> CraspCheck:
+    if is_opaque(task):
+        return CraspCheck(False, (NOT_ANALYSED,), analysed=False)
     reasons: list[str] = []
     inter = {str(s) for s, _ in task.intermediates}
     for label, rule in _rules(task):
@@ -167,6 +185,8 @@ def _positional_reads(task: Task, rule: sp.Basic) -> list[tuple[sp.Expr, str]]:
 
 
 def coupling(task: Task) -> Coupling:
+    if is_opaque(task):
+        return Coupling(None, (), NOT_ANALYSED, analysed=False)
     found = _positional_reads(task, task.rule)
     if not found:
         # look one level into intermediates the output reads at the same index (e.g. partial[t])
@@ -219,4 +239,5 @@ def structure_profile(task: Task, samples: int = 64, seed: int = 0) -> Structure
     values = [sizes[k] for k in sorted(sizes)]
     # bounded if the support stops growing over the longer half of the probed lengths
     bounded = len(values) < 2 or values[-1] <= values[len(values) // 2]
-    return StructureProfile(task.name, sizes, bounded, dependencies(task), crasp_check(task), coupling(task))
+    return StructureProfile(task.name, sizes, bounded, dependencies(task), crasp_check(task), coupling(task),
+                            opaque=is_opaque(task))

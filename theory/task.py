@@ -242,7 +242,7 @@ def _validate(task: Task) -> None:
     for label, rule in rules:
         for base in rule.atoms(sp.IndexedBase):
             if str(base) not in known:
-                hint = (f"declare operands=(...)" if str(base) in INPUT_NAMES
+                hint = ("declare operands=(...)" if str(base) in INPUT_NAMES
                         else "declare it in intermediates=... or use x, a, b, q (inputs) and y (outputs)")
                 raise TaskDefinitionError(f"{where}: {label} reads unknown sequence {base}; {hint}")
         labels = {s.label for s in rule.atoms(sp.IndexedBase)} | set(rule.atoms(sp.IndexedBase))

@@ -226,8 +226,8 @@ def _tasks(args: argparse.Namespace) -> int:
     seq = serialize(task, inputs, sol.outputs, Vocab(task.symbols, (task.name,)))
     print(f"{task.name}: {task.description}")
     if is_opaque(task):
-        print(f"  rule:      opaque: no symbolic analysis; a Python solver computes {task.solver_note}, "
-              f"for t < {task.output_length}")
+        print(f"  rule:      opaque: no symbolic analysis; y[t] for t < {task.output_length} is computed in Python: "
+              f"{task.solver_note}")
         print(f"  support:   declared: {task.support_note}")
         print(f"  operands:  {', '.join(f'{o} ({e} tokens)' for o, e in zip(task.operand_names, task.operand_lengths))}")
     else:

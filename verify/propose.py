@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from auxtasks.derive import Auxiliary, Derivation, NoAuxiliaries, derive, restriction_defaults
+from theory.opaque import NOT_ANALYSED
 from theory.serialize import Vocab, serialize
 from theory.task import Task, TaskDefinitionError
 
@@ -47,7 +48,9 @@ def _example(aux: Auxiliary, primary: Task, train_max: int) -> dict:
 def predictions_for_primary(derivation: Derivation) -> list[str]:
     p = derivation.profile
     out = []
-    if p.crasp.member:
+    if p.opaque:
+        out.append("opaque task: no symbolic analysis, so no C-RASP prediction (Huang et al. 2025)")
+    elif p.crasp.member:
         out.append("C-RASP at definition level: expect extrapolation with learned absolute positions trained with "
                    "random offsets, without auxiliaries (Huang et al. 2025)")
     else:
@@ -69,12 +72,12 @@ def proposal(primary: Task, train_max: int, reindex: bool = False) -> dict:
     p = derivation.profile
     return {
         "task": primary.name,
-        "rule": f"y[t] = {primary.rule}",
+        "rule": f"opaque: {primary.solver_note}" if p.opaque else f"y[t] = {primary.rule}",
         "profile": {
             "sparsity": p.sparsity(), "k": p.k, "bounded": p.bounded,
             "dependencies": sorted({d.kind for d in p.dependencies}),
             "crasp": p.crasp.member, "crasp_reasons": list(p.crasp.reasons),
-            "coupling": p.coupling.summary(),
+            "coupling": p.coupling.summary(), "opaque": p.opaque,
         },
         "primary_alone": predictions_for_primary(derivation),
         "train_lengths": [1, train_max],
@@ -89,9 +92,10 @@ def proposal(primary: Task, train_max: int, reindex: bool = False) -> dict:
 
 def render_text(prop: dict) -> str:
     p = prop["profile"]
+    opaque = p.get("opaque", False)
     lines = [f"{prop['task']}: {prop['rule']}",
-             f"  profile: sparsity {p['sparsity']}; dependencies: {', '.join(p['dependencies'])}",
-             f"           C-RASP: {'yes' if p['crasp'] else 'no'}; coupling: {p['coupling']}",
+             f"  profile: sparsity {p['sparsity']}; dependencies: {NOT_ANALYSED if opaque else ', '.join(p['dependencies'])}",
+             f"           C-RASP: {NOT_ANALYSED if opaque else 'yes' if p['crasp'] else 'no'}; coupling: {p['coupling']}",
              "", "Theory for the primary alone:"]
     lines += [f"  - {line}" for line in prop["primary_alone"]]
     lines += ["", f"Auxiliary tasks, ranked (primary trained at lengths {prop['train_lengths'][0]}.."

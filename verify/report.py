@@ -39,7 +39,7 @@ def predictions(suite: Suite) -> dict:
         task = load_task(plan.task)
         profile = structure_profile(task)
         tasks[plan.task] = {
-            "rule": f"y[t] = {task.rule}",
+            "rule": f"y[t] = {task.rule}" if task.rule is not None else f"opaque: {task.description}",
             "profile": profile.summary(),
             "sparsity_k": profile.k,
             "bounded": profile.bounded,
