@@ -214,9 +214,11 @@ def _tasks(args: argparse.Namespace) -> int:
     from theory.structure import structure_profile
 
     if args.action is None:
+        width = max(len(name) for name in ALL_TASKS)
         for task in ALL_TASKS.values():
-            print(f"{task.name:10s} {task.description}")
-            print(f"{'':10s} {structure_profile(task).summary()}")
+            profile = structure_profile(task)
+            print(f"{task.name:{width}s}  {task.description}")
+            print(f"{'':{width}s}  {profile.summary().split(': ', 1)[1]}")
         return 0
     if not args.task:
         raise TaskDefinitionError("`lengthgen tasks show` needs a task name or a .py file, e.g. `lengthgen tasks show sort`")
@@ -232,12 +234,23 @@ def _tasks(args: argparse.Namespace) -> int:
         print(f"  operands:  {', '.join(f'{o} ({e} tokens)' for o, e in zip(task.operand_names, task.operand_lengths))}")
     else:
         print(f"  rule:      y[t] = {task.rule}   for t < {task.output_length}")
+        for seq_name, rule in task.intermediates:
+            print(f"             {seq_name}[t] = {rule}")
+        if len(task.operands) > 1:
+            print(f"  operands:  {', '.join(f'{o} ({e} tokens)' for o, e in zip(task.operand_names, task.operand_lengths))}")
     print(f"  length n:  {task.length_meaning}; alphabet {task.alphabet}{' (distinct tokens)' if task.distinct else ''}")
     print(f"  example (n={n_value}):")
     print(f"    tokens:    {seq.tokens[0].tolist()}")
     print(f"    positions: {seq.positions[0].tolist()}")
     print(f"    loss mask: {seq.mask[0].astype(int).tolist()}")
-    print(f"  profile:   {structure_profile(task).summary()}")
+    profile = structure_profile(task)
+    print("  profile:")
+    print(f"    sparsity:     {profile.sparsity()}; max |S_t| by n: "
+          f"{', '.join(f'n={k}: {v}' for k, v in profile.support_sizes.items())}")
+    for dep in profile.dependencies:
+        print(f"    dependency:   {dep.read}: {dep.kind}")
+    print(f"    C-RASP:       {profile.crasp.summary()}")
+    print(f"    coupling:     {profile.coupling.summary()}")
     return 0
 
 
