@@ -337,9 +337,10 @@ def test_cli_lists_shows_and_proposes(capsys):
 
     assert main(["tasks"]) == 0
     listing = capsys.readouterr().out
+    lines = listing.splitlines()
     for name in OPAQUE:
-        line = next(line for line in listing.splitlines() if line.strip().startswith(f"{name}: "))
-        assert "opaque: no symbolic analysis" in line
+        at = next(i for i, line in enumerate(lines) if line.startswith(f"{name} "))
+        assert "opaque: no symbolic analysis" in lines[at + 1]  # the profile line under the name
     assert main(["tasks", "show", "maze_dfs"]) == 0
     shown = capsys.readouterr().out
     assert "opaque: no symbolic analysis" in shown and "support:   declared" in shown and "positions:" in shown
