@@ -34,7 +34,7 @@ count must agree, runs with different thread counts may differ in the last float
 
 Usage::
 
-    .venv/bin/python benchmarks/runner_split.py               # about 3 minutes on 2 cores
+    .venv/bin/python benchmarks/runner_split.py               # about 2.5 minutes on 2 cores
     .venv/bin/python benchmarks/runner_split.py --quick       # smoke run, ~20 s
     .venv/bin/python benchmarks/runner_split.py --splits 2x1,1x2 --repeats 3
 """

@@ -17,7 +17,9 @@ most ``workers`` runs execute at once on a local instance, each with ``threads``
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import socket
 from typing import Callable, Sequence
 
 from .suite import SuiteError
@@ -32,13 +34,16 @@ class ExecutorError(SuiteError):
 
 
 def check(executor: str, address: str | None = None) -> None:
-    """Raise ``ExecutorError`` (one line, naming the fix) if ``executor`` cannot be used here."""
+    """Raise ``ExecutorError`` (one line, naming the fix) if ``executor`` cannot be used here
+    (``run_all`` and the CLI call this before anything is written or trained)."""
     if executor not in EXECUTORS:
         raise ExecutorError(f"unknown executor {executor!r}; choose one of {', '.join(EXECUTORS)}")
     if address is not None and executor != "ray":
         raise ExecutorError("--address is only used with --executor ray")
     if executor == "ray":
         _import_ray()
+        if address is not None:
+            probe(address)
 
 
 def _import_ray():
@@ -50,13 +55,28 @@ def _import_ray():
 
 
 def init_kwargs(workers: int, address: str | None) -> dict:
-    """The arguments of ``ray.init``: connect to ``address``, or start a local instance of ``workers`` CPUs."""
+    """The arguments of ``ray.init``: connect to ``address``, or start a local instance of ``workers`` CPUs
+    (``address="local"``: a new instance even where ``RAY_ADDRESS`` is set)."""
     kwargs = {"logging_level": logging.WARNING, "log_to_driver": True}
     if address is not None:
         kwargs["address"] = address
     else:
-        kwargs.update(num_cpus=workers, include_dashboard=False)
+        kwargs.update(address="local", num_cpus=workers, include_dashboard=False)
     return kwargs
+
+
+def probe(address: str, timeout: float = 5.0) -> None:
+    """Fail fast if a ``HOST:PORT`` (or ``ray://HOST:PORT``) address does not accept connections:
+    ``ray.init`` itself retries an unreachable address for about ten minutes before giving up."""
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        return  # "auto", "local" and other forms: left to ray.init
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as err:
+        raise ExecutorError(f"cannot reach the Ray cluster at {address!r} ({type(err).__name__}: {err}); start "
+                            "one there (`ray start --head`), fix --address, or leave it out to start a local "
+                            "instance") from None
 
 
 def execute_with_threads(spec, threads: int):
@@ -82,10 +102,10 @@ def run_ray(todo: Sequence, workers: int, threads: int, record: Callable, addres
         try:
             ray.init(**init_kwargs(workers, address))
         except (ConnectionError, RuntimeError, ValueError) as err:
-            where = f"the Ray cluster at {address!r}" if address else "a local Ray instance"
-            raise ExecutorError(f"could not start or reach {where} ({type(err).__name__}: "
-                                f"{str(err).splitlines()[0] if str(err) else ''}); check --address, or leave it "
-                                "out to start a local instance") from None
+            what = (f"reach the Ray cluster at {address!r}", "check --address, or leave it out to start a local "
+                    "instance") if address else ("start a local Ray instance", "see the Ray log under /tmp/ray")
+            first = str(err).strip().splitlines()[0] if str(err).strip() else ""
+            raise ExecutorError(f"could not {what[0]} ({type(err).__name__}: {first}); {what[1]}") from None
     lost: list[str] = []
     pending: list = []
     try:
@@ -104,7 +124,8 @@ def run_ray(todo: Sequence, workers: int, threads: int, record: Callable, addres
                 record(result)
     except BaseException:
         for ref in pending:  # interrupted: do not leave runs computing on a cluster for nobody
-            ray.cancel(ref, force=True)
+            with contextlib.suppress(Exception):
+                ray.cancel(ref, force=True)
         raise
     finally:
         if owned:

@@ -3,23 +3,23 @@
 
 from __future__ import annotations
 
+import socket
 import sys
 
 import pytest
 
 from verify.cli import main
-from verify.executors import ExecutorError, check, init_kwargs
-from verify.run import RunSpec
+from verify.executors import ExecutorError, check, init_kwargs, probe
 from verify.runner import run_all
+from verify.spec import RunSpec, TrainConfig
 from verify.store import RunStore
 from verify.suite import get_suite
-from verify.train import TrainConfig
 
 
 def tiny_spec(seed: int) -> RunSpec:
     return RunSpec(task="reverse", condition="primary+restriction", seed=seed, train_lengths=(1, 3),
                    test_lengths=(1, 2, 3, 4, 5, 6), restriction_m=8, restriction_lengths=(1, 6),
-                   layers=1, d_model=16, heads=2, position_scheme="rope",
+                   layers=1, d_model=16, heads=2, position_scheme="rope", auxiliaries=("reverse-restriction",),
                    train=TrainConfig(steps=10, batch=16, eval_every=5, data_seed=1000 + seed, model_seed=seed),
                    eval_instances=32, validation_instances=32)
 
@@ -40,14 +40,24 @@ def test_ray_missing_is_one_line_error_naming_the_fix(tmp_path, monkeypatch, cap
         run_all(get_suite("smoke").runs(), tmp_path / "smoke", executor="ray", show_progress=False)
 
 
-def test_address_needs_the_ray_executor_and_reaches_ray_init(tmp_path, capsys):
+def test_address_needs_the_ray_executor_and_goes_to_ray_init(tmp_path, capsys):
     assert main(["report", "--suite", "smoke", "--out", str(tmp_path), "--address", "auto"]) == 2
     assert "--address is only used with --executor ray" in capsys.readouterr().err
     with pytest.raises(ExecutorError, match="unknown executor"):
         check("dask")
     assert init_kwargs(2, "ray://head:10001")["address"] == "ray://head:10001"
-    local = init_kwargs(3, None)
-    assert "address" not in local and local["num_cpus"] == 3 and local["include_dashboard"] is False
+    local = init_kwargs(3, None)  # a new local instance, even where RAY_ADDRESS is set
+    assert local["address"] == "local" and local["num_cpus"] == 3 and local["include_dashboard"] is False
+
+
+def test_unreachable_address_fails_at_once_not_after_rays_retries():
+    with socket.socket() as s:  # a loopback port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    for address in (f"127.0.0.1:{port}", f"ray://127.0.0.1:{port}"):
+        with pytest.raises(ExecutorError, match="cannot reach the Ray cluster"):
+            probe(address, timeout=2)
+    probe("auto")  # forms without HOST:PORT are left to ray.init
 
 
 @pytest.mark.slow
@@ -98,10 +108,10 @@ def test_ray_task_sets_the_local_workers_thread_count(ray_local):
 
     spec = tiny_spec(seed=6)
 
-    def probe(threads):
+    def run_and_count(threads):
         import torch
 
         return execute_with_threads(spec, threads).status, torch.get_num_threads()
 
-    task = ray_local.remote(num_cpus=1)(probe)
+    task = ray_local.remote(num_cpus=1)(run_and_count)
     assert ray_local.get([task.remote(2), task.remote(1)]) == [("ok", 2), ("ok", 1)]
