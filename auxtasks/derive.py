@@ -24,6 +24,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
+from pathlib import Path
+
 import numpy as np
 import sympy as sp
 
@@ -31,6 +33,7 @@ from theory.language import ContentOperator, FirstWhere, MaxOver, MinOver, j, t,
 from theory.opaque import NOT_ANALYSED, is_opaque
 from theory.serialize import SequenceBatch, Vocab, sample_sequences
 from theory.structure import StructureProfile, coupling, structure_profile
+from theory.catalogue import ALL_TASKS, load_task
 from theory.task import Task, TaskDefinitionError
 
 from .restriction import RestrictionTask, recheck_restriction
@@ -338,3 +341,25 @@ def check_consistency(aux: Auxiliary, primary: Task, rng: np.random.Generator, n
             if aux.task.evaluate(view, tv, n_value) != sol.outputs[row, tv]:
                 errors.append(f"{aux.name}: the scalar interpreter disagrees at t={tv}")
     return errors
+
+
+def resolve_task(name_or_path: str) -> Task:
+    """A catalogue task, a task file, or a task derived from a catalogue task by name.
+
+    Derived tasks are named as ``lengthgen propose`` lists them (``reverse_addition-carry``,
+    ``sort-position``), so they can be shown, trained and reported like catalogue tasks.
+    Restrictions are not tasks of their own (they are sub-sequences of the primary's instances).
+    """
+    try:
+        return load_task(name_or_path)
+    except TaskDefinitionError as err:
+        for primary in sorted(ALL_TASKS, key=len, reverse=True):
+            if name_or_path.startswith(primary + "-"):
+                task = ALL_TASKS[primary]
+                for aux in derive(task, max(8, task.min_length)).auxiliaries:
+                    if aux.task is not None and aux.task.name == name_or_path:
+                        return aux.task
+        if Path(name_or_path).suffix == ".py":
+            raise
+        raise TaskDefinitionError(f"{err}; derived tasks are named as `lengthgen propose TASK` lists them, "
+                                  "e.g. reverse_addition-carry") from None

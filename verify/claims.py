@@ -15,7 +15,7 @@ from typing import Callable
 import numpy as np
 
 from theory.bound import BOUND, c_sym, certified_length, error_bound, extrapolation_length
-from theory.catalogue import load_task
+from auxtasks.derive import resolve_task
 from theory.structure import structure_profile
 
 from .stats import bootstrap_difference_interval, permutation_test, wilson_interval
@@ -196,7 +196,7 @@ def restriction_claim(task: str, train_max: int, fit_threshold: float) -> Claim:
     name = f"{task}: restriction auxiliaries improve extrapolation"
 
     def predict() -> dict:
-        profile = structure_profile(load_task(task))
+        profile = structure_profile(resolve_task(task))
         if profile.bounded:
             return {"expected": "improvement", "why": f"k-sparse with k = {profile.k}: the AGK bound applies"}
         return {"expected": "none", "why": f"support grows with n ({profile.sparsity()}): the AGK bound does not apply"}
@@ -222,7 +222,7 @@ def restriction_claim(task: str, train_max: int, fit_threshold: float) -> Claim:
 def bound_claim(tasks: tuple[str, ...], train_max: int) -> Claim:
     def predict() -> dict:
         return {"expected": f"error(N) <= {BOUND.subs(c_sym, 1)} wherever c(N) = 1",
-                "k": {task: structure_profile(load_task(task)).k for task in tasks}}
+                "k": {task: structure_profile(resolve_task(task)).k for task in tasks}}
 
     def judge(runs: list[dict], prediction: dict) -> Verdict:
         return bound_holds_where_consistent(runs, train_max)

@@ -207,7 +207,8 @@ def _runs(args: argparse.Namespace) -> int:
 def _tasks(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from theory.catalogue import ALL_TASKS, load_task
+    from auxtasks.derive import resolve_task
+    from theory.catalogue import ALL_TASKS
     from theory.opaque import is_opaque
     from theory.serialize import Vocab, serialize
     from theory.task import TaskDefinitionError
@@ -222,7 +223,7 @@ def _tasks(args: argparse.Namespace) -> int:
         return 0
     if not args.task:
         raise TaskDefinitionError("`lengthgen tasks show` needs a task name or a .py file, e.g. `lengthgen tasks show sort`")
-    task = load_task(args.task)
+    task = resolve_task(args.task)
     n_value = max(task.min_length, min(6, task.max_length or 6))
     inputs, sol = task.generate(np.random.default_rng(0), 1, n_value)
     seq = serialize(task, inputs, sol.outputs, Vocab(task.symbols, (task.name,)))
@@ -257,11 +258,11 @@ def _tasks(args: argparse.Namespace) -> int:
 def _propose(args: argparse.Namespace) -> int:
     import json
 
-    from theory.catalogue import load_task
+    from auxtasks.derive import resolve_task
 
     from .propose import ScreenError, proposal, render_screen, render_text, screen
 
-    task = load_task(args.task)
+    task = resolve_task(args.task)
     prop = proposal(task, args.train_max, args.reindex)
     if args.screen:
         if args.seeds < 2:

@@ -126,7 +126,7 @@ def screen(primary_name: str, train_max: int, budget: float, seeds: int = 2, wor
     """
     import torch
 
-    from theory.catalogue import load_task
+    from auxtasks.derive import resolve_task
 
     from .claims import length_rows
     from .run import RunSpec, build
@@ -134,7 +134,7 @@ def screen(primary_name: str, train_max: int, budget: float, seeds: int = 2, wor
     from .train import TrainConfig
     from .train import train as train_fn
 
-    primary = load_task(primary_name)
+    primary = resolve_task(primary_name)
     derivation = derive(primary, train_max)
     candidates = derivation.auxiliaries[:top] if top else derivation.auxiliaries
     if not candidates:

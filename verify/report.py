@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from theory.catalogue import load_task
+from auxtasks.derive import resolve_task
 from theory.structure import structure_profile
 
 from . import plots
@@ -36,7 +36,7 @@ def predictions(suite: Suite) -> dict:
     """What theory says before any model is trained: structure profiles and every claim's prediction."""
     tasks = {}
     for plan in suite.plans:
-        task = load_task(plan.task)
+        task = resolve_task(plan.task)
         profile = structure_profile(task)
         tasks[plan.task] = {
             "rule": f"y[t] = {task.rule}" if task.rule is not None else f"opaque: {task.description}",

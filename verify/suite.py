@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from auxtasks.derive import restriction_defaults
-from theory.catalogue import load_task
+from auxtasks.derive import resolve_task
 
 from .spec import RunSpec, TrainConfig
 
@@ -55,7 +55,7 @@ class Suite:
     def runs(self) -> list[RunSpec]:
         specs = []
         for plan in self.plans:
-            task = load_task(plan.task)
+            task = resolve_task(plan.task)
             m, restriction_lengths = restriction_defaults(task, self.train_max)
             for condition, families in self.conditions:
                 for seed in self.seeds:

@@ -22,7 +22,8 @@ from scipy import stats
 
 from auxtasks.derive import restriction_defaults
 from theory.bound import AGK_BOUND
-from theory.catalogue import CATALOGUE, load_task
+from auxtasks.derive import resolve_task
+from theory.catalogue import CATALOGUE
 from theory.structure import structure_profile
 from theory.task import TaskDefinitionError
 
@@ -75,7 +76,7 @@ class TheoremResult:
 
 
 def _spec(task: str, scale: Scale, seed: int, auxiliaries: tuple[str, ...], scheme: str, condition: str) -> RunSpec:
-    t = load_task(task)
+    t = resolve_task(task)
     m, restriction_lengths = restriction_defaults(t, scale.train_max)
     top = min(scale.test_factor * scale.train_max, t.max_length or 10**9)
     return RunSpec(task=task, condition=condition, seed=seed, auxiliaries=auxiliaries,
@@ -88,13 +89,13 @@ def _spec(task: str, scale: Scale, seed: int, auxiliaries: tuple[str, ...], sche
 
 
 def _scheme(task: str) -> str:
-    profile = structure_profile(load_task(task))
+    profile = structure_profile(resolve_task(task))
     # content-selected tasks fit fastest without positions, positional ones with RoPE (FEASIBILITY §5)
     return "none" if profile.coupling.index is None else "rope"
 
 
 def agk_bound(task: str, scale: Scale, directory: Path, workers: int, show_progress: bool) -> TheoremResult:
-    t = load_task(task)
+    t = resolve_task(task)
     profile = structure_profile(t)
     if not profile.bounded:
         raise TheoremError(f"agk-bound needs a task with bounded support; {task!r} has {profile.sparsity()}: "

@@ -138,3 +138,28 @@ def test_tiny_screen_ranks_candidates(tmp_path):
     for r in rows:
         assert r["seeds"] == 2 and r["ci"][0] <= r["ood_exact_match"] <= r["ci"][1]
         assert r["test_lengths"] == [4, 6]
+
+
+def test_a_derived_task_trains_and_is_measured_like_a_catalogue_task():
+    from verify.run import RunSpec, execute
+    from verify.train import TrainConfig
+
+    spec = RunSpec(task="reverse_addition-carry", condition="primary", seed=0, train_lengths=(1, 3),
+                   test_lengths=(1, 2, 3, 4), restriction_m=12, restriction_lengths=(1, 6), layers=1, d_model=16,
+                   heads=2, position_scheme="rope", train=TrainConfig(steps=20, eval_every=10, warmup=5),
+                   eval_instances=16, validation_instances=16)
+    result = execute(spec)
+    assert result.status == "ok" and [m["length"] for m in result.measurements] == [1, 2, 3, 4]
+    assert all(m["restrictions"] == 0 for m in result.measurements)  # its support grows with n
+
+
+def test_coupled_schemes_are_refused_by_runs_until_the_pipeline_emits_coupled_ids():
+    from verify.run import RunSpec, build
+    from verify.suite import SuiteError
+    from verify.train import TrainConfig
+
+    spec = RunSpec(task="reverse", condition="primary", seed=0, train_lengths=(1, 3), test_lengths=(1, 2),
+                   restriction_m=8, restriction_lengths=(1, 6), layers=1, d_model=16, heads=2,
+                   position_scheme="coupled", train=TrainConfig(steps=2))
+    with pytest.raises(SuiteError, match="coupled position ids"):
+        build(spec)
