@@ -114,7 +114,8 @@ def restriction_improves_extrapolation(task: str, baseline: list[dict], treated:
         rule=f"inconclusive if fewer than half the seeds of either condition fit the training range (validation "
              f"exact match >= {fit_threshold}); else supported if the difference is >= {MIN_EFFECT} and p <= {ALPHA}; "
              f"refuted if the CI's upper end is < {MIN_EFFECT} or the opposite one-sided test has p <= {ALPHA}; "
-             "otherwise inconclusive. Statistic: per-seed mean exact match over test lengths; failed runs count as 0",
+             "otherwise inconclusive. Statistic: per-seed mean exact match over test lengths; failed runs count as 0. "
+             "With 3 vs 3 seeds the smallest attainable p is 1/20 = 0.05: every treated seed must beat every baseline seed",
         verdict=verdict, statistic=statistic,
         rows=[{"condition": "primary+restriction", "seed": r["spec"]["seed"], "ood_exact_match": v} for r, v in zip(treated, a)]
         + [{"condition": "primary", "seed": r["spec"]["seed"], "ood_exact_match": v} for r, v in zip(baseline, b)],
