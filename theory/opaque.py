@@ -36,15 +36,14 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
-import functools
 from typing import Callable, Mapping
 
 import numpy as np
 import sympy as sp
 
 from .language import n
-from .solver import Layout, MissingRead, Solution, make_layout
-from .task import TaskDefinitionError
+from .solver import Layout, MissingRead, Solution
+from .task import SizedTask, TaskDefinitionError
 
 #: lengths at which an opaque definition is run by example when it is made
 VALIDATION_LENGTHS = (1, 2, 3, 5, 8, 13, 21, 32, 64)
@@ -79,7 +78,7 @@ def read(view: Mapping[int, int], index: int) -> int:
 
 
 @dataclass(frozen=True, eq=False)
-class OpaqueTask:
+class OpaqueTask(SizedTask):
     """A task given by Python code: a sampler, a solver that declares support sets, an oracle.
 
     Attributes:
@@ -119,6 +118,7 @@ class OpaqueTask:
 
     #: consumers branch on this (``theory.structure``, ``auxtasks``); ``Task`` has no such attribute
     opaque = True
+    error = OpaqueTaskError
     # what a symbolic Task has and an opaque one does not: no rule, no intermediates
     rule = None
     intermediates = ()
@@ -137,43 +137,8 @@ class OpaqueTask:
     def operands(self) -> tuple[sp.IndexedBase, ...]:
         return tuple(sp.IndexedBase(name) for name in self.operand_names)
 
-    @property
-    def out_alphabet(self) -> int:
-        return self.output_alphabet or self.alphabet
-
-    @property
-    def symbols(self) -> int:
-        return max(self.alphabet, self.out_alphabet)
-
     def initial_of(self, intermediate: str) -> int:
         raise OpaqueTaskError(f"task {self.name!r} is opaque: it has no intermediate {intermediate!r}")
-
-    @functools.lru_cache(maxsize=256)
-    def _sizes(self, n_value: int) -> tuple[tuple[int, ...], int]:
-        return (tuple(int(e.subs(n, n_value)) for e in self.operand_lengths), int(self.output_length.subs(n, n_value)))
-
-    def r(self, n_value: int) -> int:
-        return self._sizes(int(n_value))[1]
-
-    def operand_sizes(self, n_value: int) -> tuple[int, ...]:
-        return self._sizes(int(n_value))[0]
-
-    def input_size(self, n_value: int) -> int:
-        return sum(self.operand_sizes(n_value))
-
-    @functools.lru_cache(maxsize=256)
-    def layout(self, n_value: int) -> Layout:
-        return make_layout(self.operand_names, self.operand_sizes(n_value), n_value, self.r(n_value))
-
-    def check_length(self, n_value: int) -> None:
-        if not isinstance(n_value, (int, np.integer)):
-            raise OpaqueTaskError(f"task {self.name!r}: length must be an integer, got {n_value!r}")
-        if n_value < self.min_length:
-            raise OpaqueTaskError(f"task {self.name!r}: length {n_value} is below its minimum {self.min_length}; "
-                                  f"use n >= {self.min_length}")
-        if self.max_length is not None and n_value > self.max_length:
-            raise OpaqueTaskError(f"task {self.name!r}: length {n_value} is beyond what its generator allows "
-                                  f"({self.length_meaning}); use n <= {self.max_length}")
 
     # ------------------------------------------------------------------ instances
     def sample(self, rng: np.random.Generator, batch: int, n_value: int) -> dict[str, np.ndarray]:
@@ -183,11 +148,6 @@ class OpaqueTask:
     def solve(self, inputs: dict[str, np.ndarray], support: bool = True) -> Solution:
         """Outputs and declared support sets of a batch of one length (``support=False``: outputs only)."""
         return self.solver(inputs, self.layout(self._length_of(inputs)), support)
-
-    def generate(self, rng: np.random.Generator, batch: int, n_value: int,
-                 support: bool = True) -> tuple[dict[str, np.ndarray], Solution]:
-        inputs = self.sample(rng, batch, n_value)
-        return inputs, self.solve(inputs, support)
 
     def evaluate(self, view: dict[int, int], t_value: int, n_value: int) -> int:
         raise OpaqueTaskError(
@@ -204,25 +164,6 @@ class OpaqueTask:
             raise OpaqueTaskError(f"task {self.name!r} declares no support_rule, so its declared support cannot be "
                                   "re-checked; declare support_rule=(view, t, layout) -> y[t]")
         return int(self.support_rule(view, int(t_value), self.layout(int(n_value))))
-
-    def _length_of(self, inputs: dict[str, np.ndarray]) -> int:
-        return self._length_for_size(inputs[self.operand_names[0]].shape[1])
-
-    @functools.lru_cache(maxsize=256)
-    def _length_for_size(self, size: int) -> int:
-        top = self.max_length or 4 * size + 4
-        for nv in range(self.min_length, top + 1):
-            if self.operand_sizes(nv)[0] == size:
-                return nv
-        raise OpaqueTaskError(f"task {self.name!r}: no length n gives operand {self.operand_names[0]} {size} tokens")
-
-    def oracle_outputs(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
-        if self.oracle is None:
-            raise OpaqueTaskError(f"task {self.name!r} has no oracle")
-        B = inputs[self.operand_names[0]].shape[0]
-        rows = [self.oracle({k: v[i].tolist() for k, v in inputs.items()}) for i in range(B)]
-        return np.asarray(rows, dtype=np.int64).reshape(B, -1)
-
 
 def is_opaque(task) -> bool:
     """True for an opaque task (no symbolic rule to analyse)."""

@@ -33,8 +33,85 @@ Oracle = Callable[[dict[str, list[int]]], list[int]]
 Sampler = Callable[[np.random.Generator, int, int], dict[str, np.ndarray]]
 
 
+class SizedTask:
+    """What every task — symbolic or opaque — shares: sizes per n, the instance layout, length
+    checks, generation and the oracle cross-check.  Subclasses provide ``name``, ``alphabet``,
+    ``output_alphabet``, ``operand_names``, ``operand_lengths``, ``output_length``,
+    ``min_length``, ``max_length``, ``oracle``, ``sample`` and ``solve``."""
+
+    #: the error a task raises for impossible requests (opaque tasks raise a subclass)
+    error: type[TaskDefinitionError] = TaskDefinitionError
+
+    @property
+    def out_alphabet(self) -> int:
+        return self.output_alphabet or self.alphabet
+
+    @property
+    def symbols(self) -> int:
+        """Number of token symbols any instance uses (inputs and outputs)."""
+        return max(self.alphabet, self.out_alphabet)
+
+    def r(self, n_value: int) -> int:
+        """Number of output positions at length n."""
+        return self._sizes(int(n_value))[1]
+
+    @functools.lru_cache(maxsize=256)
+    def _sizes(self, n_value: int) -> tuple[tuple[int, ...], int]:
+        # sympy's subs is slow and these sizes are needed for every batch: compute once per n
+        return (tuple(int(e.subs(n, n_value)) for e in self.operand_lengths), int(self.output_length.subs(n, n_value)))
+
+    def operand_sizes(self, n_value: int) -> tuple[int, ...]:
+        return self._sizes(int(n_value))[0]
+
+    def input_size(self, n_value: int) -> int:
+        return sum(self.operand_sizes(n_value))
+
+    @functools.lru_cache(maxsize=256)
+    def layout(self, n_value: int) -> Layout:
+        return make_layout(self.operand_names, self.operand_sizes(n_value), n_value, self.r(n_value))
+
+    def _too_long(self) -> str:
+        return "is beyond what its input distribution allows"
+
+    def check_length(self, n_value: int) -> None:
+        """Raise a clear error if instances of length ``n_value`` cannot exist."""
+        if not isinstance(n_value, (int, np.integer)):
+            raise self.error(f"task {self.name!r}: length must be an integer, got {n_value!r}")
+        if n_value < self.min_length:
+            raise self.error(
+                f"task {self.name!r}: length {n_value} is below its minimum {self.min_length}; use n >= {self.min_length}"
+            )
+        if self.max_length is not None and n_value > self.max_length:
+            raise self.error(f"task {self.name!r}: length {n_value} {self._too_long()}; use n <= {self.max_length}")
+
+    def generate(self, rng: np.random.Generator, batch: int, n_value: int,
+                 support: bool = True) -> tuple[dict[str, np.ndarray], Solution]:
+        inputs = self.sample(rng, batch, n_value)
+        return inputs, self.solve(inputs, support)
+
+    def _length_of(self, inputs: dict[str, np.ndarray]) -> int:
+        """Recover n from the first operand's size."""
+        return self._length_for_size(inputs[self.operand_names[0]].shape[1])
+
+    @functools.lru_cache(maxsize=256)
+    def _length_for_size(self, size: int) -> int:
+        top = self.max_length or 4 * size + 4
+        for nv in range(self.min_length, top + 1):
+            if self.operand_sizes(nv)[0] == size:
+                return nv
+        raise self.error(f"task {self.name!r}: no length n gives operand {self.operand_names[0]} {size} tokens")
+
+    def oracle_outputs(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
+        """Run the plain-Python oracle on every row (slow; for cross-checks only)."""
+        if self.oracle is None:
+            raise self.error(f"task {self.name!r} has no oracle")
+        B = inputs[self.operand_names[0]].shape[0]
+        rows = [self.oracle({k: v[i].tolist() for k, v in inputs.items()}) for i in range(B)]
+        return np.asarray(rows, dtype=np.int64).reshape(B, -1)
+
+
 @dataclass(frozen=True, eq=False)
-class Task:
+class Task(SizedTask):
     """A sequence-to-sequence task ``y[t] = rule`` for ``t < output_length(n)``.
 
     Attributes:
@@ -94,34 +171,6 @@ class Task:
     def operand_names(self) -> tuple[str, ...]:
         return tuple(str(op) for op in self.operands)
 
-    @property
-    def out_alphabet(self) -> int:
-        return self.output_alphabet or self.alphabet
-
-    @property
-    def symbols(self) -> int:
-        """Number of token symbols any instance uses (inputs and outputs)."""
-        return max(self.alphabet, self.out_alphabet)
-
-    def r(self, n_value: int) -> int:
-        """Number of output positions at length n."""
-        return self._sizes(int(n_value))[1]
-
-    @functools.lru_cache(maxsize=256)
-    def _sizes(self, n_value: int) -> tuple[tuple[int, ...], int]:
-        # sympy's subs is slow and these sizes are needed for every batch: compute once per n
-        return (tuple(int(e.subs(n, n_value)) for e in self.operand_lengths), int(self.output_length.subs(n, n_value)))
-
-    def operand_sizes(self, n_value: int) -> tuple[int, ...]:
-        return self._sizes(int(n_value))[0]
-
-    def input_size(self, n_value: int) -> int:
-        return sum(self.operand_sizes(n_value))
-
-    @functools.lru_cache(maxsize=256)
-    def layout(self, n_value: int) -> Layout:
-        return make_layout(self.operand_names, self.operand_sizes(n_value), n_value, self.r(n_value))
-
     def _largest_distinct_length(self) -> int:
         best = 0
         for nv in range(1, 4 * self.alphabet + 2):
@@ -130,20 +179,9 @@ class Task:
             best = nv
         return best
 
-    def check_length(self, n_value: int) -> None:
-        """Raise a clear error if instances of length ``n_value`` cannot exist."""
-        if not isinstance(n_value, (int, np.integer)):
-            raise TaskDefinitionError(f"task {self.name!r}: length must be an integer, got {n_value!r}")
-        if n_value < self.min_length:
-            raise TaskDefinitionError(
-                f"task {self.name!r}: length {n_value} is below its minimum {self.min_length}; use n >= {self.min_length}"
-            )
-        if self.max_length is not None and n_value > self.max_length:
-            why = (f"needs more distinct tokens than the alphabet's {self.alphabet}" if self.distinct
-                   else "is beyond what its input distribution allows")
-            raise TaskDefinitionError(
-                f"task {self.name!r}: length {n_value} {why}; use n <= {self.max_length}"
-            )
+    def _too_long(self) -> str:
+        return (f"needs more distinct tokens than the alphabet's {self.alphabet}" if self.distinct
+                else "is beyond what its input distribution allows")
 
     # ------------------------------------------------------------------ instances
     @cached_property
@@ -184,36 +222,10 @@ class Task:
         rule, intermediates = self._compiled
         return solve(rule, intermediates, inputs, self.layout(n_value), self._initials, track=support)
 
-    def generate(self, rng: np.random.Generator, batch: int, n_value: int,
-                 support: bool = True) -> tuple[dict[str, np.ndarray], Solution]:
-        inputs = self.sample(rng, batch, n_value)
-        return inputs, self.solve(inputs, support)
-
     def evaluate(self, view: dict[int, int], t_value: int, n_value: int) -> int:
         """Re-evaluate output ``t`` from the definition over a partial instance (index -> token)."""
         return evaluate_partial(self.rule, [(str(s), e) for s, e in self.intermediates], view,
                                 self.layout(n_value), t_value, self._initials)
-
-    def _length_of(self, inputs: dict[str, np.ndarray]) -> int:
-        """Recover n from the first operand's size."""
-        size = inputs[self.operand_names[0]].shape[1]
-        return self._length_for_size(size)
-
-    @functools.lru_cache(maxsize=256)
-    def _length_for_size(self, size: int) -> int:
-        for nv in range(self.min_length, max(size, 1) * 4 + 4):
-            if self.operand_sizes(nv)[0] == size:
-                return nv
-        raise RuleEvaluationError(f"no length n gives operand {self.operand_names[0]} {size} tokens")
-
-    def oracle_outputs(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
-        """Run the plain-Python oracle on every row (slow; for cross-checks only)."""
-        if self.oracle is None:
-            raise TaskDefinitionError(f"task {self.name!r} has no oracle")
-        B = inputs[self.operand_names[0]].shape[0]
-        rows = [self.oracle({k: v[i].tolist() for k, v in inputs.items()}) for i in range(B)]
-        return np.asarray(rows, dtype=np.int64).reshape(B, -1)
-
 
 # ---------------------------------------------------------------------------- validation
 
