@@ -27,7 +27,7 @@ from theory.catalogue import CATALOGUE
 from theory.structure import structure_profile
 from theory.task import TaskDefinitionError
 
-from .claims import CONSISTENT, bound_holds_where_consistent, length_rows
+from .claims import CONSISTENT, MIN_EFFECT, bound_holds_where_consistent, length_rows
 from .runner import run_all
 from .spec import RunSpec, TrainConfig
 
@@ -156,8 +156,15 @@ def sparsity_trend(task: str, scale: Scale, directory: Path, workers: int, show_
     if np.isnan(rho):
         verdict, statistic = "inconclusive", "OOD accuracy did not vary at all across k and seeds"
     else:
-        statistic = f"Spearman rho(k, OOD accuracy) = {rho:+.3f} over {len(accs)} runs, p = {p:.3f}; {failed} failed runs count as 0"
-        verdict = "holds" if rho < 0 and p <= 0.05 else "violated" if rho > 0 and p <= 0.05 else "inconclusive"
+        by_k = {k: np.mean([a for kk, a in zip(ks_seen, accs) if kk == k]) for k in ks}
+        drop = by_k[min(ks)] - by_k[max(ks)]
+        statistic = (f"Spearman rho(k, OOD accuracy) = {rho:+.3f} over {len(accs)} runs, p = {p:.3f}; mean OOD "
+                     f"accuracy falls by {drop:+.3f} from k = {min(ks)} to k = {max(ks)}; {failed} failed runs count as 0")
+        if p <= 0.05 and abs(drop) < MIN_EFFECT:
+            verdict = "inconclusive"  # a significant rank order of differences too small to matter
+            statistic += f"; inconclusive because the change is below {MIN_EFFECT}"
+        else:
+            verdict = "holds" if rho < 0 and p <= 0.05 else "violated" if rho > 0 and p <= 0.05 else "inconclusive"
         if unfit * 2 > len(accs):
             verdict = "inconclusive"  # most models never learned the task at training lengths
             statistic += f"; inconclusive because {unfit} of {len(accs)} runs did not fit the training range"
