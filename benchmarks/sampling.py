@@ -57,7 +57,6 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import time
 from pathlib import Path
 from typing import Callable
 
@@ -76,6 +75,9 @@ except ImportError:  # run as a script from a checkout without the package insta
     from theory.serialize import Vocab, sample_sequences
     from verify.batches import IGNORE, ModelBatch, to_model_batch
     from verify.model import ModelConfig, Transformer
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the shared timing loop beside this file
+from timing import run_for  # noqa: E402
 
 POOL = 4  # distinct sampled batches cycled through by the model step
 
@@ -119,18 +121,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if args.seconds <= 0 or args.repeats < 1 or args.warmup < 0 or args.threads < 1 or args.batch < 1:
         p.error("need --seconds > 0, --repeats >= 1, --warmup >= 0, --threads >= 1, --batch >= 1")
     return args
-
-
-def timed(call: Callable[[int], None], seconds: float) -> tuple[int, float]:
-    """Run ``call(i)`` until ``seconds`` have passed (at least once): (calls, elapsed seconds)."""
-    calls = 0
-    start = time.perf_counter()
-    while True:
-        call(calls)
-        calls += 1
-        elapsed = time.perf_counter() - start
-        if elapsed >= seconds:
-            return calls, elapsed
 
 
 def make_stepper(model: torch.nn.Module, data: list[ModelBatch]) -> Callable[[int], None]:
@@ -177,9 +167,9 @@ def measure_cell(task, n_value: int, args: argparse.Namespace) -> dict:
         step(i)
     batch_ms, step_ms = [], []
     for _ in range(args.repeats):
-        calls, elapsed = timed(sample, args.seconds)
+        calls, elapsed = run_for(sample, args.seconds)
         batch_ms.append(1e3 * elapsed / calls)
-        calls, elapsed = timed(step, args.seconds)
+        calls, elapsed = run_for(step, args.seconds)
         step_ms.append(1e3 * elapsed / calls)
     b, s = statistics.median(batch_ms), statistics.median(step_ms)
     ratio = 100.0 * b / s

@@ -54,7 +54,6 @@ import argparse
 import os
 import statistics
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -68,6 +67,9 @@ try:
 except ImportError:  # run as a script from a checkout without the package installed
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     from verify.model import ModelConfig, Transformer, parameter_count
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the shared timing loop beside this file
+from timing import run_for  # noqa: E402
 
 MODELS = ("ours-rope", "ours-none", "baseline")
 POOL = 8  # distinct random batches cycled through during a measurement
@@ -153,19 +155,7 @@ def make_stepper(model: nn.Module, data: list[tuple[torch.Tensor, torch.Tensor]]
 
 
 def measure(step: Callable[[int], None], seconds: float, warmup: int) -> Measurement:
-    start = time.perf_counter()
-    for i in range(warmup):  # untimed; cut short if a loaded machine makes it take over ``seconds``
-        step(i)
-        if time.perf_counter() - start >= seconds:
-            break
-    steps = 0
-    start = time.perf_counter()
-    while True:
-        step(steps)
-        steps += 1
-        elapsed = time.perf_counter() - start
-        if elapsed >= seconds:
-            return Measurement(steps, elapsed)
+    return Measurement(*run_for(step, seconds, warmup))
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
