@@ -226,10 +226,11 @@ class Compiler:
 
         def eager(env: _Env) -> Val:
             vals = [(e(env), c(env)) for (e, _), c in zip(branches, compiled_conds)]
-            conds = [np.asarray(c.value, dtype=bool) for _, c in vals]
-            choices = [e.value for e, _ in vals]
-            shape = np.broadcast_shapes(*[np.shape(c) for c in conds], *[np.shape(v) for v in choices])
-            out = np.select([np.broadcast_to(c, shape) for c in conds], [np.broadcast_to(v, shape) for v in choices])
+            # the first true condition wins (as np.select), folded from the last branch with
+            # np.where, which broadcasts without the copies np.select needs
+            out = np.asarray(0, dtype=np.int64)
+            for e, c in reversed(vals):
+                out = np.where(np.asarray(c.value, dtype=bool), e.value, out)
             # conservative provenance: every condition and branch that was evaluated
             support = _union(*[e.support for e, _ in vals], *[c.support for _, c in vals])
             return Val(out, support, _both(*[e.valid for e, _ in vals], *[c.valid for _, c in vals]))
@@ -242,8 +243,36 @@ class Compiler:
         (index_expr,) = expr.indices
         index_fn = self.compile(index_expr)
 
+        def _read_scalar(env: _Env, iv: int) -> Val | None:
+            """The common case without provenance: one in-range position for every instance,
+            read as a slice (a view) with plain-Python checks; None defers to the general path."""
+            if kind == "input":
+                if 0 <= iv < env.layout.operand_sizes[name]:
+                    return Val(env.operands[name][:, iv:iv + 1])
+                return None  # out of range: the general path raises or marks the candidate invalid
+            done = env.t if kind == "output" else env.inter_done[name]
+            if iv >= done:
+                return None  # the general path raises the causality error
+            if iv < 0:
+                return Val(np.asarray(env.initials[name], dtype=np.int64))
+            store = env.outputs if kind == "output" else env.inter[name]
+            return Val(store[:, iv:iv + 1])
+
+        reads_j = index_expr == j  # x[j]: every candidate in order, a slice when in range
+
         def read(env: _Env) -> Val:
+            if reads_j and not env.track:
+                limit = env.layout.operand_sizes[name] if kind == "input" else (
+                    env.t if kind == "output" else env.inter_done[name])
+                if env.j_size <= limit:
+                    store = env.operands[name] if kind == "input" else (
+                        env.outputs if kind == "output" else env.inter[name])
+                    return Val(store[:, :env.j_size])
             idx = index_fn(env)
+            if not env.track and np.ndim(idx.value) == 0 and idx.valid is None:
+                fast = _read_scalar(env, int(idx.value))
+                if fast is not None:
+                    return fast
             i = np.asarray(idx.value, dtype=np.int64)
             B = env.outputs.shape[0]
             if kind == "input":
@@ -315,18 +344,21 @@ class Compiler:
                 env.j_size, env.in_content = saved
             if size == 0:
                 return Val(np.full((B, 1), default, np.int64))
-            vals = np.broadcast_to(v.value, (B, size)).astype(np.int64)
-            ok = np.broadcast_to(np.asarray(w.value, dtype=bool), (B, size))
+            ok = np.asarray(w.value, dtype=bool)
             valid = _both(v.valid, w.valid)
             if valid is not None:
-                ok = ok & np.broadcast_to(valid, (B, size))
+                ok = ok & valid
+            if ok.shape != (B, size):
+                ok = np.broadcast_to(ok, (B, size))
             sup = _union(v.support, w.support)
             if sup is not None:
                 sup = np.broadcast_to(sup, (B, size, env.layout.U))
             if pick in ("count", "sum"):
-                out = np.where(ok, vals, 0).sum(axis=1, keepdims=True)
+                # a count needs no values: summing the predicate saves a broadcast and a copy per t
+                out = ok.sum(axis=1, keepdims=True) if pick == "count" else np.where(ok, v.value, 0).sum(axis=1, keepdims=True)
                 chosen = None if sup is None else (sup & ok[..., None]).any(axis=1)
-                return Val(out, None if chosen is None else chosen[:, None, :])
+                return Val(out.astype(np.int64), None if chosen is None else chosen[:, None, :])
+            vals = np.broadcast_to(np.asarray(v.value, dtype=np.int64), (B, size))
             if pick == "min":
                 idx = np.argmin(np.where(ok, vals, np.iinfo(np.int64).max), axis=1)
             elif pick == "max":
