@@ -118,6 +118,7 @@ class RestrictionTask:
     m: int
     lengths: tuple[int, int]
     reindex: bool = False
+    coupled: bool = False  # full instances carry coupled position ids (kept by the restriction)
 
     @property
     def name(self) -> str:
@@ -127,7 +128,7 @@ class RestrictionTask:
                   output_index: np.ndarray | None = None) -> tuple[SequenceBatch, RestrictedBatch]:
         """Full length-N instances and one restriction of each."""
         inputs, sol = self.primary.generate(rng, batch, n_value)
-        full = serialize(self.primary, inputs, sol.outputs, vocab)
+        full = serialize(self.primary, inputs, sol.outputs, vocab, coupled=self.coupled)
         restricted = restrict(self.primary, full, sol.support, n_value, self.m, rng, output_index, vocab.pad)
         if self.reindex:
             kept = restricted.batch

@@ -147,7 +147,7 @@ class OpaqueTask(SizedTask):
 
     def solve(self, inputs: dict[str, np.ndarray], support: bool = True) -> Solution:
         """Outputs and declared support sets of a batch of one length (``support=False``: outputs only)."""
-        return self.solver(inputs, self.layout(self._length_of(inputs)), support)
+        return self.solver(inputs, self.layout(self.length_of(inputs)), support)
 
     def evaluate(self, view: dict[int, int], t_value: int, n_value: int) -> int:
         raise OpaqueTaskError(

@@ -81,8 +81,12 @@ def instance_to_sequence_index(task: Task, n_value: int) -> np.ndarray:
 
 
 def serialize(task: Task, inputs: dict[str, np.ndarray], outputs: np.ndarray, vocab: Vocab,
-              task_token: str | None = None) -> SequenceBatch:
-    """Serialize a batch of one length; ``task_token`` defaults to the task's own name."""
+              task_token: str | None = None, coupled: bool = False) -> SequenceBatch:
+    """Serialize a batch of one length; ``task_token`` defaults to the task's own name.
+
+    ``coupled`` gives the position ids the rule's coupling implies (``theory.structure``:
+    aligned tokens share an id) instead of 0..L-1.
+    """
     B = outputs.shape[0]
     parts = [np.full((B, 1), vocab.task_token(task_token or task.name), np.int64)]
     for name in task.operand_names:
@@ -92,7 +96,13 @@ def serialize(task: Task, inputs: dict[str, np.ndarray], outputs: np.ndarray, vo
     L = tokens.shape[1]
     mask = np.zeros((B, L), dtype=bool)
     mask[:, L - outputs.shape[1]:] = True
-    positions = np.broadcast_to(np.arange(L, dtype=np.int64), (B, L)).copy()
+    if coupled:
+        from .structure import coupled_position_ids  # structure builds on this module
+
+        ids = coupled_position_ids(task, task.length_of(inputs))
+    else:
+        ids = np.arange(L, dtype=np.int64)
+    positions = np.broadcast_to(ids, (B, L)).copy()
     return SequenceBatch(tokens, positions, mask)
 
 
@@ -114,12 +124,12 @@ def concatenate(batches: list[SequenceBatch], pad: int) -> SequenceBatch:
 
 
 def sample_sequences(task: Task, rng: np.random.Generator, batch: int, lengths: tuple[int, int],
-                     vocab: Vocab) -> SequenceBatch:
+                     vocab: Vocab, coupled: bool = False) -> SequenceBatch:
     """A batch whose lengths are drawn uniformly from ``lengths`` (inclusive), one group per length."""
     lo, hi = lengths
     drawn = rng.integers(lo, hi + 1, size=batch)
     groups = []
     for nv in np.unique(drawn):
         inputs, sol = task.generate(rng, int((drawn == nv).sum()), int(nv), support=False)
-        groups.append(serialize(task, inputs, sol.outputs, vocab))
+        groups.append(serialize(task, inputs, sol.outputs, vocab, coupled=coupled))
     return concatenate(groups, vocab.pad)

@@ -89,7 +89,7 @@ class SizedTask:
         inputs = self.sample(rng, batch, n_value)
         return inputs, self.solve(inputs, support)
 
-    def _length_of(self, inputs: dict[str, np.ndarray]) -> int:
+    def length_of(self, inputs: dict[str, np.ndarray]) -> int:
         """Recover n from the first operand's size."""
         return self._length_for_size(inputs[self.operand_names[0]].shape[1])
 
@@ -218,7 +218,7 @@ class Task(SizedTask):
 
         ``support=False`` skips provenance (training batches of the primary need only outputs).
         """
-        n_value = self._length_of(inputs)
+        n_value = self.length_of(inputs)
         rule, intermediates = self._compiled
         return solve(rule, intermediates, inputs, self.layout(n_value), self._initials, track=support)
 

@@ -79,14 +79,15 @@ class LengthMeasurement:
 
 
 def measure_length(model: torch.nn.Module, task: Task, restriction: RestrictionTask | None, vocab: Vocab,
-                   length: int, instances: int, seed: int) -> LengthMeasurement:
+                   length: int, instances: int, seed: int, coupled: bool = False) -> LengthMeasurement:
     """All measurements at one length on a fixed evaluation set (same seed -> same instances).
 
     Without a restriction task (unbounded support) ε(N) and c(N) are not measured (0 restrictions).
+    ``coupled``: instances carry the coupled position ids (the `coupled` position scheme).
     """
     rng = np.random.default_rng(seed)
     inputs, sol = task.generate(rng, instances, length)
-    full = serialize(task, inputs, sol.outputs, vocab)
+    full = serialize(task, inputs, sol.outputs, vocab, coupled=coupled)
     pred_full = predictions(model, full)
     em, acc = exact_match(pred_full, full)
 

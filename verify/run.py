@@ -8,6 +8,7 @@ suite reports it instead of dropping it.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import traceback
 from dataclasses import asdict, dataclass, field
@@ -18,7 +19,7 @@ import torch
 from auxtasks.derive import derive
 from auxtasks.restriction import RestrictionTask
 from auxtasks.derive import resolve_task
-from theory.structure import structure_profile
+from theory.structure import coupling, structure_profile
 from theory.serialize import Vocab, sample_sequences, serialize
 
 from .measure import exact_match, measure_length, predictions
@@ -50,20 +51,29 @@ class RunResult:
 
 def build(spec: RunSpec):
     """The task, measuring restriction (None if the support is unbounded), vocabulary, model, sources."""
-    if spec.position_scheme in ("coupled", "predicted"):
-        # the model supports them (verify/model.py), but the data pipeline does not yet emit the
-        # coupled position ids they need; training them on ordinary ids would silently be `learned`
-        raise SuiteError(f"position scheme {spec.position_scheme!r} is available in the model but runs do not yet "
-                         "produce coupled position ids; use none, learned, rope, sinusoidal or alibi")
+    if spec.position_scheme == "predicted":
+        # the model has the position head (verify/model.py), but training does not yet add the
+        # position loss nor decode with predicted ids; running it would silently be `coupled`
+        raise SuiteError("position scheme 'predicted' is available in the model but runs do not yet train its "
+                         "position head; use coupled, none, learned, rope, sinusoidal or alibi")
     task = resolve_task(spec.task)
+    coupled = spec.position_scheme == "coupled"
+    if coupled and coupling(task).index is None:
+        raise SuiteError(f"position scheme 'coupled' needs a rule with a positional coupling; {task.name!r} has none "
+                         f"({coupling(task).note})")
     for length in (*spec.train_lengths, *spec.test_lengths, *spec.restriction_lengths):
         task.check_length(length)
     bounded = structure_profile(task).bounded
-    restriction = RestrictionTask(task, spec.restriction_m, spec.restriction_lengths) if bounded else None
+    restriction = RestrictionTask(task, spec.restriction_m, spec.restriction_lengths, coupled=coupled) if bounded else None
     auxiliaries = []
     if spec.auxiliaries:
         derivation = derive(task, spec.train_lengths[1], m=spec.restriction_m, restriction_lengths=spec.restriction_lengths)
         auxiliaries = [derivation.by_name(name) for name in spec.auxiliaries]
+        if coupled and any(a.restriction is None for a in auxiliaries):
+            raise SuiteError("position scheme 'coupled' supports restriction auxiliaries only (other derived tasks "
+                             "have no coupling of their own)")
+        auxiliaries = [dataclasses.replace(a, restriction=restriction) if a.restriction is not None else a
+                       for a in auxiliaries]
     token_names = dict.fromkeys([task.name] + [a.token_name for a in auxiliaries])  # ordered, unique
     vocab = Vocab(max([task.symbols] + [a.symbols for a in auxiliaries]), tuple(token_names))
     longest = max([task.input_size(max(spec.test_lengths)) + len(task.operands) + task.r(max(spec.test_lengths))]
@@ -73,7 +83,8 @@ def build(spec: RunSpec):
                             max_positions=longest + spec.train.max_position_offset + 1)
     torch.manual_seed(spec.train.model_seed)
     model = Transformer(model_cfg)
-    sources = [Source(task.name, 1.0, lambda rng, k: sample_sequences(task, rng, k, spec.train_lengths, vocab))]
+    sources = [Source(task.name, 1.0,
+                      lambda rng, k: sample_sequences(task, rng, k, spec.train_lengths, vocab, coupled=coupled))]
     for aux in auxiliaries:
         sources.append(Source(aux.name, aux.weight, lambda rng, k, aux=aux: aux.sample(rng, k, vocab)))
     return task, restriction, vocab, model, sources
@@ -87,7 +98,7 @@ def execute(spec: RunSpec, progress=None) -> RunResult:
     validation = []
     for length in range(lo, hi + 1):
         inputs, sol = task.generate(val_rng, spec.validation_instances, length)
-        validation.append(serialize(task, inputs, sol.outputs, vocab))
+        validation.append(serialize(task, inputs, sol.outputs, vocab, coupled=spec.position_scheme == "coupled"))
 
     def validate(m: torch.nn.Module) -> tuple[float, float]:
         scores = [exact_match(predictions(m, b), b) for b in validation]
@@ -105,7 +116,8 @@ def execute(spec: RunSpec, progress=None) -> RunResult:
     result.train_seconds = trained.seconds
     result.loss_curve = trained.loss_curve
     for length in spec.test_lengths:
-        m = measure_length(model, task, restriction, vocab, length, spec.eval_instances, EVALUATION_SEED + length)
+        m = measure_length(model, task, restriction, vocab, length, spec.eval_instances, EVALUATION_SEED + length,
+                           coupled=spec.position_scheme == "coupled")
         result.measurements.append(m.to_dict())
     result.wall_seconds = time.perf_counter() - started
     return result

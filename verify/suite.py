@@ -68,7 +68,7 @@ class Suite:
                         position_scheme=plan.position_scheme,
                         train=TrainConfig(steps=self.steps, eval_every=self.eval_every, data_seed=1000 + seed,
                                           model_seed=seed,
-                                          max_position_offset=32 if plan.position_scheme == "learned" else 0),
+                                          max_position_offset=32 if plan.position_scheme in ("learned", "coupled") else 0),
                         eval_instances=self.eval_instances,
                     ))
         return specs

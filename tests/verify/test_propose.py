@@ -153,13 +153,42 @@ def test_a_derived_task_trains_and_is_measured_like_a_catalogue_task():
     assert all(m["restrictions"] == 0 for m in result.measurements)  # its support grows with n
 
 
-def test_coupled_schemes_are_refused_by_runs_until_the_pipeline_emits_coupled_ids():
-    from verify.run import RunSpec, build
-    from verify.suite import SuiteError
+def _tiny(task, scheme, auxiliaries=()):
+    from verify.run import RunSpec
     from verify.train import TrainConfig
 
-    spec = RunSpec(task="reverse", condition="primary", seed=0, train_lengths=(1, 3), test_lengths=(1, 2),
-                   restriction_m=8, restriction_lengths=(1, 6), layers=1, d_model=16, heads=2,
-                   position_scheme="coupled", train=TrainConfig(steps=2))
-    with pytest.raises(SuiteError, match="coupled position ids"):
-        build(spec)
+    return RunSpec(task=task, condition="c", seed=0, auxiliaries=auxiliaries, train_lengths=(1, 3), test_lengths=(1, 2, 4),
+                   restriction_m=8, restriction_lengths=(1, 6), layers=1, d_model=16, heads=2, position_scheme=scheme,
+                   train=TrainConfig(steps=20, eval_every=10, warmup=5, max_position_offset=4),
+                   eval_instances=16, validation_instances=16)
+
+
+def test_coupled_runs_train_and_measure_on_coupled_ids(monkeypatch):
+    from theory.structure import coupled_position_ids
+    from verify import measure
+    from verify.run import execute
+
+    seen = []
+    real = measure.predictions
+
+    def spy(model, batch, chunk=512):
+        seen.append(batch.positions[0].copy())
+        return real(model, batch, chunk)
+
+    monkeypatch.setattr(measure, "predictions", spy)
+    result = execute(_tiny("reverse", "coupled", ("reverse-restriction",)))
+    assert result.status == "ok" and len(result.measurements) == 3
+    full_length_4 = [p for p in seen if len(p) == len(coupled_position_ids(CATALOGUE["reverse"], 4))]
+    assert any((p == coupled_position_ids(CATALOGUE["reverse"], 4)).all() for p in full_length_4)
+
+
+def test_unsupported_position_schemes_are_refused_clearly():
+    from verify.run import build
+    from verify.suite import SuiteError
+
+    with pytest.raises(SuiteError, match="position head"):
+        build(_tiny("reverse", "predicted"))
+    with pytest.raises(SuiteError, match="no"):
+        build(_tiny("sort", "coupled"))  # content-selected: no positional coupling
+    with pytest.raises(SuiteError, match="restriction auxiliaries only"):
+        build(_tiny("reverse", "coupled", ("reverse-position",)))
