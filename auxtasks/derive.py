@@ -237,13 +237,15 @@ def restriction_defaults(primary: Task, train_max: int) -> tuple[int, tuple[int,
 
 
 def derive(primary: Task, train_max: int, reindex: bool = False, m: int | None = None,
-           restriction_lengths: tuple[int, int] | None = None) -> Derivation:
+           restriction_lengths: tuple[int, int] | None = None,
+           profile: StructureProfile | None = None) -> Derivation:
     """Every auxiliary task the structure of ``primary`` yields, ranked, for training at 1..train_max.
 
-    ``m`` and ``restriction_lengths`` override ``restriction_defaults``.
+    ``m`` and ``restriction_lengths`` override ``restriction_defaults``; ``profile`` passes a
+    structure profile the caller already computed (it samples instances at several lengths).
     """
     primary.check_length(train_max)
-    profile = structure_profile(primary)
+    profile = profile or structure_profile(primary)
     opaque = is_opaque(primary)
     ranked: list[Auxiliary] = []
     skipped: list[str] = []

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from auxtasks.derive import Auxiliary, Derivation, NoAuxiliaries, derive, restriction_defaults
+from auxtasks.derive import Auxiliary, Derivation, NoAuxiliaries, derive
 from theory.opaque import NOT_ANALYSED
 from theory.serialize import Vocab, serialize
 from theory.task import Task, TaskDefinitionError
@@ -131,6 +131,7 @@ def screen(primary_name: str, train_max: int, budget: float, seeds: int = 2, wor
     from .claims import length_rows
     from .run import RunSpec, build
     from .runner import run_all
+    from .suite import default_position_scheme, run_lengths
     from .train import TrainConfig
     from .train import train as train_fn
 
@@ -139,15 +140,13 @@ def screen(primary_name: str, train_max: int, budget: float, seeds: int = 2, wor
     candidates = derivation.auxiliaries[:top] if top else derivation.auxiliaries
     if not candidates:
         raise NoAuxiliaries(f"task {primary.name!r} has no derivable auxiliary task: " + "; ".join(derivation.skipped))
-    scheme = "none" if derivation.profile.crasp.member and derivation.profile.coupling.index is None else "rope"
-    test_hi = min(2 * train_max, primary.max_length or 2 * train_max)
-    m, restriction_lengths = restriction_defaults(primary, train_max)
+    scheme = default_position_scheme(derivation.profile)
+    lengths = run_lengths(primary, train_max, 2 * train_max)
+    test_hi = lengths["test_lengths"][-1]
 
     def spec(condition: str, auxiliaries: tuple[str, ...], seed: int, steps: int) -> RunSpec:
-        return RunSpec(task=primary_name, condition=condition, seed=seed, auxiliaries=auxiliaries,
-                       train_lengths=(primary.min_length, train_max), test_lengths=tuple(range(primary.min_length, test_hi + 1)),
-                       restriction_m=m, restriction_lengths=restriction_lengths, layers=model[0],
-                       d_model=model[1], heads=model[2],
+        return RunSpec(task=primary_name, condition=condition, seed=seed, auxiliaries=auxiliaries, **lengths,
+                       layers=model[0], d_model=model[1], heads=model[2],
                        position_scheme=scheme, train=TrainConfig(steps=steps, eval_every=max(50, steps // 4),
                                                                  data_seed=2000 + seed, model_seed=seed),
                        eval_instances=eval_instances, validation_instances=64)

@@ -19,7 +19,7 @@ import torch
 from auxtasks.derive import derive
 from auxtasks.restriction import RestrictionTask
 from auxtasks.derive import resolve_task
-from theory.structure import coupling, structure_profile
+from theory.structure import structure_profile
 from theory.serialize import Vocab, sample_sequences, serialize
 
 from .measure import exact_match, measure_length, predictions
@@ -57,17 +57,19 @@ def build(spec: RunSpec):
         raise SuiteError("position scheme 'predicted' is available in the model but runs do not yet train its "
                          "position head; use coupled, none, learned, rope, sinusoidal or alibi")
     task = resolve_task(spec.task)
+    profile = structure_profile(task)  # once per run: it samples instances at several lengths
     coupled = spec.position_scheme == "coupled"
-    if coupled and coupling(task).index is None:
+    if coupled and profile.coupling.index is None:
         raise SuiteError(f"position scheme 'coupled' needs a rule with a positional coupling; {task.name!r} has none "
-                         f"({coupling(task).note})")
+                         f"({profile.coupling.note})")
     for length in (*spec.train_lengths, *spec.test_lengths, *spec.restriction_lengths):
         task.check_length(length)
-    bounded = structure_profile(task).bounded
-    restriction = RestrictionTask(task, spec.restriction_m, spec.restriction_lengths, coupled=coupled) if bounded else None
+    restriction = (RestrictionTask(task, spec.restriction_m, spec.restriction_lengths, coupled=coupled)
+                   if profile.bounded else None)
     auxiliaries = []
     if spec.auxiliaries:
-        derivation = derive(task, spec.train_lengths[1], m=spec.restriction_m, restriction_lengths=spec.restriction_lengths)
+        derivation = derive(task, spec.train_lengths[1], m=spec.restriction_m,
+                            restriction_lengths=spec.restriction_lengths, profile=profile)
         auxiliaries = [derivation.by_name(name) for name in spec.auxiliaries]
         if coupled and any(a.restriction is None for a in auxiliaries):
             raise SuiteError("position scheme 'coupled' supports restriction auxiliaries only (other derived tasks "

@@ -21,6 +21,24 @@ class SuiteError(ValueError):
     """Unknown suite or impossible suite settings."""
 
 
+def run_lengths(task, train_max: int, test_max: int) -> dict:
+    """The length fields of a RunSpec: train from the task's minimum to ``train_max``, test at every
+    length up to ``test_max`` (capped by what the task admits), restrictions at their defaults."""
+    m, restriction_lengths = restriction_defaults(task, train_max)
+    top = min(test_max, task.max_length or test_max)
+    return {"train_lengths": (task.min_length, train_max), "test_lengths": tuple(range(task.min_length, top + 1)),
+            "restriction_m": m, "restriction_lengths": restriction_lengths}
+
+
+def default_position_scheme(profile) -> str:
+    """The scheme quick experiments (screens, theorems) use, chosen from the structure alone.
+
+    Content-selected C-RASP tasks fit fastest without positions (sort with NoPE in FEASIBILITY §5);
+    everything that reads by position gets RoPE.
+    """
+    return "none" if profile.crasp.member and profile.coupling.index is None else "rope"
+
+
 @dataclass(frozen=True)
 class TaskPlan:
     task: str
@@ -55,16 +73,13 @@ class Suite:
     def runs(self) -> list[RunSpec]:
         specs = []
         for plan in self.plans:
-            task = resolve_task(plan.task)
-            m, restriction_lengths = restriction_defaults(task, self.train_max)
+            lengths = run_lengths(resolve_task(plan.task), self.train_max, max(self.test_lengths))
             for condition, families in self.conditions:
                 for seed in self.seeds:
                     specs.append(RunSpec(
                         task=plan.task, condition=condition, seed=seed,
                         auxiliaries=tuple(f"{plan.task}-{family}" for family in families),
-                        train_lengths=(1, self.train_max), test_lengths=self.test_lengths,
-                        restriction_m=m, restriction_lengths=restriction_lengths,
-                        layers=self.layers, d_model=self.d_model, heads=self.heads,
+                        **lengths, layers=self.layers, d_model=self.d_model, heads=self.heads,
                         position_scheme=plan.position_scheme,
                         train=TrainConfig(steps=self.steps, eval_every=self.eval_every, data_seed=1000 + seed,
                                           model_seed=seed,

@@ -20,7 +20,6 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 
-from auxtasks.derive import restriction_defaults
 from theory.bound import AGK_BOUND
 from auxtasks.derive import resolve_task
 from theory.catalogue import CATALOGUE
@@ -30,6 +29,7 @@ from theory.task import TaskDefinitionError
 from .claims import CONSISTENT, MIN_EFFECT, bound_holds_where_consistent, length_rows
 from .runner import run_all
 from .spec import RunSpec, TrainConfig
+from .suite import default_position_scheme, run_lengths
 
 
 class TheoremError(TaskDefinitionError):
@@ -76,22 +76,12 @@ class TheoremResult:
 
 
 def _spec(task: str, scale: Scale, seed: int, auxiliaries: tuple[str, ...], scheme: str, condition: str) -> RunSpec:
-    t = resolve_task(task)
-    m, restriction_lengths = restriction_defaults(t, scale.train_max)
-    top = min(scale.test_factor * scale.train_max, t.max_length or 10**9)
     return RunSpec(task=task, condition=condition, seed=seed, auxiliaries=auxiliaries,
-                   train_lengths=(t.min_length, scale.train_max), test_lengths=tuple(range(t.min_length, top + 1)),
-                   restriction_m=m, restriction_lengths=restriction_lengths, layers=scale.layers,
-                   d_model=scale.d_model, heads=scale.heads, position_scheme=scheme,
+                   **run_lengths(resolve_task(task), scale.train_max, scale.test_factor * scale.train_max),
+                   layers=scale.layers, d_model=scale.d_model, heads=scale.heads, position_scheme=scheme,
                    train=TrainConfig(steps=scale.steps, eval_every=max(20, scale.steps // 5), data_seed=3000 + seed,
                                      model_seed=seed),
                    eval_instances=scale.eval_instances, validation_instances=min(128, scale.eval_instances))
-
-
-def _scheme(task: str) -> str:
-    profile = structure_profile(resolve_task(task))
-    # content-selected tasks fit fastest without positions, positional ones with RoPE (FEASIBILITY §5)
-    return "none" if profile.coupling.index is None else "rope"
 
 
 def agk_bound(task: str, scale: Scale, directory: Path, workers: int, show_progress: bool) -> TheoremResult:
@@ -100,7 +90,8 @@ def agk_bound(task: str, scale: Scale, directory: Path, workers: int, show_progr
     if not profile.bounded:
         raise TheoremError(f"agk-bound needs a task with bounded support; {task!r} has {profile.sparsity()}: "
                            "choose e.g. reverse, sort, copy or sparse_parity_k2")
-    specs = [_spec(task, scale, seed, (f"{t.name}-restriction",), _scheme(task), "primary+restriction")
+    specs = [_spec(task, scale, seed, (f"{t.name}-restriction",), default_position_scheme(profile),
+                   "primary+restriction")
              for seed in range(scale.seeds)]
     stored = run_all(specs, directory, workers, show_progress=show_progress)
     runs = [stored[s.key] for s in specs]
