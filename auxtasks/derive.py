@@ -1,4 +1,4 @@
-"""Derive auxiliary tasks from a primary task's structure alone (DESIGN §6).
+"""Derive auxiliary tasks from a primary task's structure alone (docs/design.md §3).
 
 Four families, each a first-class task with provenance and theory status:
 
@@ -42,8 +42,7 @@ AGK = "Awasthi, Gupta & Kumar (NeurIPS 2025): primary + restriction error bounds
 HINTING = "Awasthi & Gupta (2023), task hinting: the successor hint lifts sorting from <1% to >92% at 5x length"
 CAI = "Cai et al. (NeurIPS 2025): length generalization transfers from related tasks trained longer"
 PPC = "Golowich et al. (ICML 2025) predicted position coupling; Cho et al. (NeurIPS 2024) position coupling"
-POSITION_ALPHABET = 65  # position labels 0..64 (and -1 never occurs for admissible lengths)
-MAX_POSITION_LENGTH = 64
+MAX_POSITION_LENGTH = 64  # position tasks are defined up to this n (their labels index the operand)
 
 
 class NoAuxiliaries(TaskDefinitionError):
@@ -160,8 +159,8 @@ def _intermediate_auxiliaries(primary: Task, train_max: int) -> tuple[list[Auxil
         out.append(Auxiliary(only.name, "intermediate", f"named intermediate `{name}` as its own output sequence",
                              CAI, (1, train_max), 0.5, task=only, check=_check_intermediate(primary, name)))
         # the rule with this intermediate removed: what is left of the computation without it
-        zero = {seq[i]: primary.initial_of(name) for i in _indices(primary, seq)}
-        rule = primary.rule.xreplace(zero)
+        zero = {seq[i]: sp.Integer(primary.initial_of(name)) for i in _indices(primary, seq)}
+        rule = sp.sympify(primary.rule.xreplace(zero))  # a rule that is only the intermediate becomes a number
         rest = tuple((s, e.xreplace(zero)) for s, e in primary.intermediates if s != seq)
         if rule == primary.rule or not rule.atoms(sp.Indexed):
             continue
@@ -187,12 +186,20 @@ def _indices(task: Task, seq: sp.IndexedBase) -> set:
     return found
 
 
+def _operand_labels(primary: Task, operand: str, top: int) -> int:
+    """Size of ``operand`` at the longest admissible length up to ``top``: labels 0..size-1 index it,
+    and ``size`` itself means "past the input".  An operand longer than n (``operand_lengths=(2*n,)``)
+    gets as many labels as it has tokens."""
+    k = primary.operand_names.index(operand)
+    return max(primary.operand_sizes(nv)[k] for nv in range(primary.min_length, top + 1))
+
+
 def _position_auxiliary(primary: Task, train_max: int) -> tuple[list[Auxiliary], list[str]]:
     top = min(primary.max_length or MAX_POSITION_LENGTH, MAX_POSITION_LENGTH)
     c = coupling(primary)
-    past = POSITION_ALPHABET - 1  # label for "past the input" (a final carry) or "no such input"
     if c.index is not None:
         operand = c.operands[0]
+        past = _operand_labels(primary, operand, top)  # label for "past the input" (a final carry)
         size = primary.operand_lengths[primary.operand_names.index(operand)]
         rule = sp.Piecewise((c.index, sp.And(c.index >= 0, c.index < size)), (past, True))
         inter = primary.intermediates
@@ -203,12 +210,13 @@ def _position_auxiliary(primary: Task, train_max: int) -> tuple[list[Auxiliary],
                 isinstance(select.value, sp.Indexed) and select.value.indices[0] == j):
             return [], ["position: outputs are neither read at a positional index nor selected as one input token"]
         operand = str(select.value.base)
+        past = _operand_labels(primary, operand, top)  # label for "no input qualified"
         rule = FirstWhere(j, j, sp.Eq(select.value, y[t]), past, select.size)
         inter = primary.intermediates
         provenance = f"the index of the input {operand}[j] that the content selection chooses"
     try:
         task = _derived_task(primary, f"{primary.name}-position", f"predict the source index of each output of "
-                             f"{primary.name}", rule, inter, output_alphabet=POSITION_ALPHABET, max_length=top)
+                             f"{primary.name}", rule, inter, output_alphabet=past + 1, max_length=top)
     except TaskDefinitionError as err:
         return [], [f"position: the coupling does not give a valid label task ({err})"]
     aux = Auxiliary(task.name, "position", provenance, PPC, (1, train_max), 0.5, task=task,
@@ -260,7 +268,15 @@ def derive(primary: Task, train_max: int, reindex: bool = False, m: int | None =
                     "the target" if primary.support_rule is not None else
                     "opaque task without a support rule: the declared support is taken on trust, not re-checked")
         theory = AGK + (f"; {HINTING}" if note and not opaque else "")
-        source = "declared support sets S_t of the opaque solver" if opaque else "support sets S_t of the rule"
+        if opaque:
+            source = "declared support sets S_t of the opaque solver"
+        elif profile.witnesses:
+            source = ("minimal visible support S_t of the rule ("
+                      + "; ".join(f"{w.summary()}: the earlier output stands for the hidden {w.intermediate}"
+                                  if any(str(r.base) == "y" for r in w.reads) else w.summary()
+                                  for w in profile.witnesses) + ")")
+        else:
+            source = "support sets S_t of the rule"
         ranked.append(Auxiliary(restriction.name, "restriction",
                                 f"{source} (k = {profile.k}), m = {m} tokens, "
                                 f"{'re-indexed' if reindex else 'original'} position ids",
@@ -297,7 +313,10 @@ def _check_intermediate(primary: Task, name: str):
 
 def _check_position(primary: Task, operand: str, past: int):
     def check(aux: Auxiliary, rng: np.random.Generator, n_value: int, batch: int) -> list[str]:
-        inputs, sol = primary.generate(rng, batch, n_value)
+        # provenance, not the visible support: a label names the input the rule reads, and a final
+        # carry reads all of the operand by provenance even where an earlier output witnesses it
+        inputs = primary.sample(rng, batch, n_value)
+        sol = primary.solve(inputs, "provenance")
         labels = aux.task.solve(inputs).outputs
         layout = primary.layout(n_value)
         errors = []

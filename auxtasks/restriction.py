@@ -1,4 +1,4 @@
-"""Restriction tasks (DESIGN §5): the auxiliary tasks of the Awasthi–Gupta–Kumar framework.
+"""Restriction tasks (docs/theory.md §3): the auxiliary tasks of the Awasthi–Gupta–Kumar framework.
 
 R(z, p, m) keeps, from a length-N instance z, the support S_p of output position p, the frame
 (task token and separator, which fix n and where outputs begin), the slot p−1 that predicts
@@ -111,7 +111,7 @@ class RestrictionTask:
 
     ``reindex`` replaces the kept tokens' original position ids by 0, 1, ... (the variant the
     AGK reviewer describes); by default the original ids are kept, so training on restrictions
-    shows the model long-range positions (the PoSE connection, LITERATURE §1.4).
+    shows the model long-range positions (the PoSE connection, docs/theory.md §8.1).
     """
 
     primary: Task

@@ -1,7 +1,7 @@
-"""The auxiliary-task length-generalization bound, as formalised here (DESIGN §5).
+"""The auxiliary-task length-generalization bound, as formalised here (docs/theory.md §5).
 
 Statement (after Awasthi, Gupta & Kumar, NeurIPS 2025; the paper's exact theorem is not
-reproduced, see LITERATURE §1.4): for a model M and length N with r(N) output positions,
+reproduced, see docs/theory.md §8.1): for a model M and length N with r(N) output positions,
 
     P[M errs on a length-N instance] <= r(N)·ε(N) + r(N)·(1 − c(N))
 

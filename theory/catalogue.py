@@ -9,10 +9,6 @@ path) are registered at the end, in ``OPAQUE``; ``load_task`` finds both.
 
 from __future__ import annotations
 
-import linecache
-import runpy
-import sys
-import traceback
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +17,7 @@ from sympy import And, Eq, Mod, Piecewise
 from .language import CountWhere, FirstWhere, Intermediate, MaxOver, MinOver, a, b, j, n, q, t, x, y
 from .opaque import OpaqueTask, maze_task
 from .task import Task, TaskDefinitionError
+from .userfile import run_user_file
 
 carry = Intermediate("carry")
 borrow = Intermediate("borrow")
@@ -268,18 +265,6 @@ TASKS = [
 CATALOGUE: dict[str, Task] = {task.name: task for task in TASKS}
 
 
-def _definition_line(path: Path, tb) -> str:
-    """``file:line`` of the deepest frame of ``tb`` inside the user's file (where the error was made)."""
-    target = str(path.resolve())
-    found = None
-    for frame in traceback.extract_tb(tb):
-        if str(Path(frame.filename).resolve()) == target:
-            found = frame
-    if found is None:
-        return str(path)
-    return f"{path}:{found.lineno}"
-
-
 def load_task(name_or_path: str) -> Task:
     """A catalogue task by name, or the task defined in a Python file (``TASK = Task(...)``).
 
@@ -296,19 +281,7 @@ def load_task(name_or_path: str) -> Task:
             f"unknown task {name_or_path!r}; known tasks: {known} (or a path to a .py file)")
     if not path.is_file():
         raise TaskDefinitionError(f"no task file at {path}; give a catalogue name ({known}) or a .py file")
-    try:
-        namespace = runpy.run_path(str(path))
-    except TaskDefinitionError as err:
-        raise TaskDefinitionError(f"{_definition_line(path, sys.exc_info()[2])}: {err}") from None
-    except NameError as err:
-        raise TaskDefinitionError(f"{_definition_line(path, sys.exc_info()[2])}: {err}; import it from "
-                                  "theory.language (t, n, j, x, a, b, q, y, MinOver, CountWhere, ...)") from None
-    except SyntaxError as err:
-        raise TaskDefinitionError(f"{path}:{err.lineno}: syntax error: {err.msg}") from None
-    except Exception as err:  # anything else the file does wrong, named with its line
-        raise TaskDefinitionError(f"{_definition_line(path, sys.exc_info()[2])}: {type(err).__name__}: {err}") from None
-    finally:
-        linecache.checkcache(str(path))
+    namespace = run_user_file(path, kind="task")  # the file is code: run with its errors named by line
     if isinstance(namespace.get("TASK"), (Task, OpaqueTask)):
         return namespace["TASK"]
     tasks = [v for v in namespace.values() if isinstance(v, (Task, OpaqueTask))]
@@ -318,7 +291,7 @@ def load_task(name_or_path: str) -> Task:
 
 
 # ---------------------------------------------------------------------------- opaque tasks
-# Tasks the language cannot express (DESIGN §4): a Python generator and solver with a declared
+# Tasks the language cannot express (docs/theory.md §1): a Python generator and solver with a declared
 # support (``theory.opaque``).  They are kept apart from CATALOGUE, whose every task has a rule
 # to analyse and evaluate; ``load_task`` and ``lengthgen tasks`` know both.
 

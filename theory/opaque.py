@@ -1,6 +1,6 @@
 """Opaque tasks: a Python generator and solver with a *declared* support, no symbolic rule.
 
-DESIGN §4: tasks that do not fit the language (maze DFS traces) may be opaque.  ``OpaqueTask``
+docs/theory.md §1: tasks that do not fit the language (maze DFS traces) may be opaque.  ``OpaqueTask``
 offers the interface every consumer uses from ``theory.task.Task`` (sizes, layout, ``sample``,
 ``solve``, ``generate``, ``oracle_outputs``), so serialization, restrictions, training and
 measurement treat it like any task.  What it lacks is the symbolic analysis: its support sets
@@ -17,7 +17,7 @@ AGK framework needs.  ``auxtasks.restriction.recheck_restriction`` calls it on r
 instances, and the load-time check calls it on S_t alone.  An opaque task without a
 support_rule is taken on trust, and ``auxtasks.derive`` says so.
 
-**Mazes** (Cai et al. 2025, LITERATURE §5): a maze is a random tree of ``n`` cells of a
+**Mazes** (Cai et al. 2025, docs/theory.md §8.5): a maze is a random tree of ``n`` cells of a
 ``width × height`` board (8 × 4 here, cell id = row·width + column), grown by randomized Prim
 (start at a random cell, repeatedly open a uniformly random wall between the tree and a cell
 outside it; Cai et al. stop Wilson's algorithm early instead: both give a random tree on n grid

@@ -391,12 +391,16 @@ class Solution:
 
 
 def solve(rule: Compiled, intermediates: list[tuple[str, Compiled]], operands: dict[str, np.ndarray],
-          layout: Layout, initials: dict[str, int], track: bool = True) -> Solution:
+          layout: Layout, initials: dict[str, int], track: bool = True,
+          witnesses: dict[str, Callable[[int], np.ndarray]] | None = None) -> Solution:
     """Solve a batch of instances of one length: outputs, their support sets, intermediates.
 
     With ``track=False`` no provenance is computed (about half the cost for long instances) and
-    ``support`` is an all-false array of shape (B, r, 0).
+    ``support`` is an all-false array of shape (B, r, 0).  ``witnesses`` maps an intermediate to
+    the visible positions (a (U,) mask for each t) that determine it (``theory.witness``): its
+    provenance is replaced by them, so supports count what a decoder sees, not hidden state.
     """
+    witnesses = witnesses or {}
     missing = set(layout.offsets) - set(operands)
     if missing:
         raise RuleEvaluationError(f"inputs lack operand(s) {sorted(missing)}")
@@ -412,7 +416,9 @@ def solve(rule: Compiled, intermediates: list[tuple[str, Compiled]], operands: d
         for name, fn in intermediates:
             val = fn(env)
             inter[name][:, tv] = np.broadcast_to(val.value, (B, 1))[:, 0]
-            if val.support is not None:
+            if track and name in witnesses:
+                inter_sup[name][:, tv] = witnesses[name](tv)
+            elif val.support is not None:
                 inter_sup[name][:, tv] = np.broadcast_to(val.support, (B, 1, U))[:, 0]
             env.inter_done[name] = tv + 1
         val = rule(env)
@@ -425,16 +431,45 @@ def solve(rule: Compiled, intermediates: list[tuple[str, Compiled]], operands: d
 # ----------------------------------------------------------------------------- scalar oracle
 
 
+class MissingState(Exception):
+    """An intermediate's value before the evaluation's ``start`` is not known (the caller may branch on it)."""
+
+    def __init__(self, name: str, index: int):
+        super().__init__(f"{name}[{index}]")
+        self.name, self.index = name, index
+
+
+class Inconsistent(Exception):
+    """The assumed values contradict an earlier output present in the view."""
+
+
 def evaluate_partial(rule: sp.Basic, intermediates: list[tuple[str, sp.Basic]], view: dict[int, int],
-                     layout: Layout, t_value: int, initials: dict[str, int]) -> int:
+                     layout: Layout, t_value: int, initials: dict[str, int], start: int = 0,
+                     assumed: dict[tuple[str, int], int] | None = None, checks: tuple[int, ...] = (),
+                     state: frozenset[str] = frozenset()) -> int:
     """Evaluate output ``t`` of one instance over a partial ``view`` (instance index -> token).
 
     Content operators range over the candidates present in ``view``; any other read of a missing
-    position raises ``MissingRead``.  Intermediates are recomputed from index 0 over the view.
+    position raises ``MissingRead``.  Intermediates are computed from their rules over the view
+    when read; for the ``state`` intermediates (the recurrent ones) a read below index ``start``
+    takes its value from ``assumed`` ((name, index) -> value) or raises ``MissingState``.  Each
+    output index in ``checks`` must be in the view and be reproduced by the rule, else
+    ``Inconsistent``: this is how ``theory.witness`` eliminates a hidden recurrence through the
+    earlier outputs it produced.
     """
     inter_rules = dict(intermediates)
-    inter_values: dict[str, list[int]] = {name: [] for name in inter_rules}
+    inter_values: dict[str, dict[int, int]] = {name: {} for name in inter_rules}
+    assumed = assumed or {}
     n_value = layout.n
+
+    def intermediate(name: str, i: int) -> int:
+        if name in state and i < start:
+            if (name, i) not in assumed:
+                raise MissingState(name, i)
+            return assumed[(name, i)]
+        if i not in inter_values[name]:
+            inter_values[name][i] = int(ev(inter_rules[name], i, None, False))
+        return inter_values[name][i]
 
     def ev(e: sp.Basic, tv: int, jv: int | None, in_content: bool):
         if isinstance(e, (bool, sp.logic.boolalg.BooleanAtom)):
@@ -456,7 +491,7 @@ def evaluate_partial(rule: sp.Basic, intermediates: list[tuple[str, sp.Basic]], 
                 if i < 0:
                     return initials[name]
                 if name in inter_rules:
-                    return inter_values[name][i]
+                    return intermediate(name, i)
                 key = layout.out_offset + i
             else:
                 if not 0 <= i < layout.operand_sizes[name]:
@@ -506,7 +541,7 @@ def evaluate_partial(rule: sp.Basic, intermediates: list[tuple[str, sp.Basic]], 
             out = op(out, v)
         return out.item() if hasattr(out, "item") else out
 
-    for s in range(t_value + 1):
-        for name, expr in intermediates:
-            inter_values[name].append(int(ev(expr, s, None, False)))
+    for s in checks:
+        if int(ev(rule, s, None, False)) != view[layout.out_offset + s]:
+            raise Inconsistent(f"y[{s}]")
     return int(ev(rule, t_value, None, False))

@@ -18,7 +18,8 @@ declares, and dependencies, C-RASP membership and coupling are "not analysed (op
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import functools
+from dataclasses import dataclass, field
 
 import numpy as np
 import sympy as sp
@@ -26,6 +27,7 @@ import sympy as sp
 from .language import ContentOperator, j, n, t, y
 from .opaque import NOT_ANALYSED, is_opaque
 from .task import Task
+from .witness import Witness
 
 PROFILE_LENGTHS = (4, 8, 16, 32)
 
@@ -67,20 +69,43 @@ class Coupling:
 
 @dataclass(frozen=True)
 class StructureProfile:
+    """What the definition says about a task.  Sparsity is measured on the *minimal visible support*
+    (inputs and earlier outputs, hidden recurrences replaced by their witnesses, ``theory.witness``);
+    the support by provenance through every intermediate is kept beside it."""
+
     task: str
-    support_sizes: dict[int, int]  # n -> max |S_t| over sampled instances
+    support_sizes: dict[int, int]  # n -> max |S_t| (minimal visible support) over sampled instances
     bounded: bool
     dependencies: tuple[Dependency, ...]
     crasp: CraspCheck
     coupling: Coupling
     opaque: bool = False  # support sizes from a declared support; nothing else analysed
+    provenance_sizes: dict[int, int] = field(default_factory=dict)  # n -> max |S_t| by provenance
+    provenance_bounded: bool = True
+    witnesses: tuple[Witness, ...] = ()  # which visible tokens stand for which hidden intermediate
+    unresolved: tuple[str, ...] = ()  # recurrent intermediates left to provenance, with the reason
 
     @property
     def k(self) -> int:
         return max(self.support_sizes.values())
 
+    @staticmethod
+    def _describe(sizes: dict[int, int], bounded: bool) -> str:
+        top = max(sizes.values())
+        return f"k = {top}" if bounded else f"unbounded (|S_t| up to {top} at n = {max(sizes)})"
+
     def sparsity(self) -> str:
-        return f"k = {self.k}" if self.bounded else f"unbounded (|S_t| up to {self.k} at n = {max(self.support_sizes)})"
+        return self._describe(self.support_sizes, self.bounded)
+
+    def provenance_sparsity(self) -> str:
+        return self._describe(self.provenance_sizes or self.support_sizes, self.provenance_bounded)
+
+    def support_note(self) -> str:
+        """The two views side by side, with the witnesses when they differ."""
+        if not self.witnesses:
+            return f"visible support {self.sparsity()} (= by provenance)"
+        return (f"minimal visible support {self.sparsity()} (by provenance: {self.provenance_sparsity()}; "
+                + "; ".join(w.summary() for w in self.witnesses) + ")")
 
     def summary(self) -> str:
         if self.opaque:
@@ -88,7 +113,8 @@ class StructureProfile:
                     f"dependencies, C-RASP and coupling {NOT_ANALYSED}")
         kinds = sorted({d.kind for d in self.dependencies})
         crasp = "C-RASP" if self.crasp.member else "not C-RASP"
-        return f"{self.task}: sparsity {self.sparsity()}; dependencies: {', '.join(kinds) or 'none'}; {crasp}"
+        sparsity = self.support_note() if self.witnesses else self.sparsity()
+        return f"{self.task}: sparsity {sparsity}; dependencies: {', '.join(kinds) or 'none'}; {crasp}"
 
 
 def _rules(task: Task) -> list[tuple[str, sp.Basic]]:
@@ -228,16 +254,26 @@ def coupled_position_ids(task: Task, n_value: int) -> np.ndarray:
     return ids
 
 
+def _bounded(sizes: dict[int, int]) -> bool:
+    values = [sizes[k] for k in sorted(sizes)]
+    # bounded if the support stops growing over the longer half of the probed lengths
+    return len(values) < 2 or values[-1] <= values[len(values) // 2]
+
+
+@functools.lru_cache(maxsize=None)
 def structure_profile(task: Task, samples: int = 64, seed: int = 0) -> StructureProfile:
+    """The profile of ``task``, computed once per task object and process (it samples instances)."""
     rng = np.random.default_rng(seed)
-    sizes = {}
+    sizes, provenance = {}, {}
+    opaque = is_opaque(task)
     for nv in PROFILE_LENGTHS:
         if (task.max_length is not None and nv > task.max_length) or nv < task.min_length:
             continue
-        sol = task.generate(rng, samples, nv)[1]
-        sizes[nv] = int(sol.support.sum(axis=2).max())
-    values = [sizes[k] for k in sorted(sizes)]
-    # bounded if the support stops growing over the longer half of the probed lengths
-    bounded = len(values) < 2 or values[-1] <= values[len(values) // 2]
-    return StructureProfile(task.name, sizes, bounded, dependencies(task), crasp_check(task), coupling(task),
-                            opaque=is_opaque(task))
+        inputs = task.sample(rng, samples, nv)
+        sizes[nv] = int(task.solve(inputs, True).support.sum(axis=2).max())
+        provenance[nv] = sizes[nv] if opaque else int(task.solve(inputs, "provenance").support.sum(axis=2).max())
+    search = None if opaque else task.witness_search
+    return StructureProfile(task.name, sizes, _bounded(sizes), dependencies(task), crasp_check(task), coupling(task),
+                            opaque=opaque, provenance_sizes=provenance, provenance_bounded=_bounded(provenance),
+                            witnesses=search.witnesses if search else (),
+                            unresolved=search.unresolved if search else ())

@@ -8,8 +8,9 @@ definition at load time with a message naming the problem and the fix.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 import functools
+import hashlib
 from functools import cached_property
 from typing import Callable
 
@@ -17,12 +18,16 @@ import numpy as np
 import sympy as sp
 
 from .language import INPUT_NAMES, ContentOperator, j, n, t, x, y
-from .solver import Compiler, Layout, RuleEvaluationError, Solution, evaluate_partial, make_layout, solve
+from .solver import Compiler, Layout, MissingRead, RuleEvaluationError, Solution, evaluate_partial, make_layout, solve
+from .witness import WitnessSearch, evaluate_by_elimination, find_witnesses, witness_mask
 
 #: lengths at which a definition is run by example when it is loaded
 VALIDATION_LENGTHS = (1, 2, 3, 4, 5, 8, 13, 21, 34, 64)
 #: lengths scanned for integrality of output and operand lengths
 INTEGRALITY_LENGTHS = tuple(range(1, 65))
+#: largest alphabet a task may declare: the model embeds every symbol, and a distinct-token sampler
+#: draws a (batch, alphabet) array per operand, so 10**9 symbols would allocate tens of GiB per batch
+MAX_ALPHABET = 4096
 
 
 class TaskDefinitionError(ValueError):
@@ -31,6 +36,47 @@ class TaskDefinitionError(ValueError):
 
 Oracle = Callable[[dict[str, list[int]]], list[int]]
 Sampler = Callable[[np.random.Generator, int, int], dict[str, np.ndarray]]
+
+
+#: fields that do not change what instances or targets a task produces (text, the oracle cross-check)
+_DIGEST_EXCLUDED = {"description", "length_meaning", "oracle", "solver_note", "support_note"}
+
+
+def _fingerprint(value) -> str:
+    """A canonical text for a definition field: sympy by ``srepr``, functions by their code and the
+    values they close over, containers element-wise (so a sampler edited in a task file changes it)."""
+    if isinstance(value, sp.Basic):
+        return sp.srepr(value)
+    if isinstance(value, (tuple, list)):
+        return "(" + ",".join(_fingerprint(v) for v in value) + ")"
+    if isinstance(value, dict):
+        return "{" + ",".join(f"{_fingerprint(k)}:{_fingerprint(v)}" for k, v in sorted(value.items(), key=str)) + "}"
+    if isinstance(value, functools.partial):
+        return f"partial({_fingerprint(value.func)},{_fingerprint(value.args)},{_fingerprint(value.keywords)})"
+    code = getattr(value, "__code__", None)
+    if code is not None:
+        cells = tuple(c.cell_contents for c in (value.__closure__ or ()))
+        return (f"fn({value.__module__}.{value.__qualname__},{_code_fingerprint(code)},"
+                f"{_fingerprint(value.__defaults__ or ())},{_fingerprint(cells)})")
+    if isinstance(value, np.ndarray):
+        return f"array({value.dtype},{value.shape},{hashlib.sha256(value.tobytes()).hexdigest()})"
+    return repr(value)
+
+
+def _code_fingerprint(code) -> str:
+    consts = ",".join(_code_fingerprint(c) if hasattr(c, "co_code") else repr(c) for c in code.co_consts)
+    return hashlib.sha256(code.co_code + consts.encode() + repr(code.co_names).encode()).hexdigest()[:16]
+
+
+def definition_digest(task) -> str:
+    """A hash of everything that determines a task's instances and targets: rules, intermediates,
+    alphabets, lengths, sampler and solver code (not its description or oracle).  Run keys include
+    it, so editing a task file makes its stored runs stop matching instead of being silently reused."""
+    parts = [f"{type(task).__name__}"]
+    for f in fields(task):
+        if f.name not in _DIGEST_EXCLUDED:
+            parts.append(f"{f.name}={_fingerprint(getattr(task, f.name))}")
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 
 
 class SizedTask:
@@ -156,6 +202,7 @@ class Task(SizedTask):
     max_length: int | None = None
 
     def __post_init__(self) -> None:
+        _validate_limits(self)  # before any work that sizes or loops by these numbers
         if isinstance(self.intermediates, dict):
             object.__setattr__(self, "intermediates", tuple(self.intermediates.items()))
         if self.operand_lengths is None:
@@ -213,25 +260,87 @@ class Task(SizedTask):
                 out[name] = rng.integers(0, self.alphabet, size=(batch, size), dtype=np.int64)
         return out
 
-    def solve(self, inputs: dict[str, np.ndarray], support: bool = True) -> Solution:
+    @cached_property
+    def witness_search(self) -> WitnessSearch:
+        """Witnesses of the recurrent intermediates (``theory.witness``), searched once per task."""
+        return find_witnesses(self)
+
+    def solve(self, inputs: dict[str, np.ndarray], support: bool | str = True) -> Solution:
         """Outputs, support sets and intermediates of a batch of inputs (all of one length).
 
-        ``support=False`` skips provenance (training batches of the primary need only outputs).
+        ``support``: ``True`` or ``"visible"`` gives each output's minimal visible support (hidden
+        recurrences charged to the confirmed witnesses of ``theory.witness``; what the AGK bound and
+        restrictions use); ``"provenance"`` the support by provenance through every intermediate;
+        ``False`` none (training batches of the primary need only outputs).
         """
+        if support not in (True, False, "visible", "provenance"):
+            raise ValueError(f"support must be True, False, 'visible' or 'provenance', got {support!r}")
         n_value = self.length_of(inputs)
+        layout = self.layout(n_value)
         rule, intermediates = self._compiled
-        return solve(rule, intermediates, inputs, self.layout(n_value), self._initials, track=support)
+        witnesses = None
+        if support in (True, "visible"):
+            witnesses = {w.intermediate: witness_mask(w.reads, layout) for w in self.witness_search.witnesses}
+        return solve(rule, intermediates, inputs, layout, self._initials, track=bool(support), witnesses=witnesses)
 
     def evaluate(self, view: dict[int, int], t_value: int, n_value: int) -> int:
-        """Re-evaluate output ``t`` from the definition over a partial instance (index -> token)."""
-        return evaluate_partial(self.rule, [(str(s), e) for s, e in self.intermediates], view,
-                                self.layout(n_value), t_value, self._initials)
+        """Re-evaluate output ``t`` from the definition over a partial instance (index -> token).
+
+        Where the view lacks the history of a witnessed intermediate (a restriction keeps only the
+        visible support), the hidden state is eliminated through the earlier outputs the view holds
+        (``theory.witness.evaluate_by_elimination``); an undetermined output raises ``MissingRead``.
+        """
+        try:
+            return evaluate_partial(self.rule, [(str(s), e) for s, e in self.intermediates], view,
+                                    self.layout(n_value), t_value, self._initials)
+        except MissingRead as missing:
+            if missing.candidate or not self.witness_search.witnesses:
+                raise
+        return evaluate_by_elimination(self, self.witness_search, view, t_value, n_value)
 
 # ---------------------------------------------------------------------------- validation
 
 
+def _is_int(value) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def _validate_limits(task: Task) -> None:
+    """Types and ranges of the plain-number fields, checked before anything is sized by them."""
+    where = f"task {task.name!r}"
+    if not _is_int(task.alphabet) or not 2 <= task.alphabet <= MAX_ALPHABET:
+        raise TaskDefinitionError(f"{where}: alphabet must be an integer >= 2 and <= {MAX_ALPHABET}, got {task.alphabet!r} "
+                                  "(every symbol gets an embedding, and distinct sampling draws batch x alphabet)")
+    if task.output_alphabet is not None and (not _is_int(task.output_alphabet)
+                                             or not 1 <= task.output_alphabet <= MAX_ALPHABET):
+        raise TaskDefinitionError(f"{where}: output_alphabet must be an integer in 1..{MAX_ALPHABET} (or None), "
+                                  f"got {task.output_alphabet!r}")
+    if not _is_int(task.min_length) or task.min_length < 1:
+        raise TaskDefinitionError(f"{where}: min_length must be an integer >= 1, got {task.min_length!r}")
+    if task.max_length is not None and (not _is_int(task.max_length) or task.max_length < task.min_length):
+        raise TaskDefinitionError(f"{where}: max_length must be an integer >= min_length ({task.min_length}) or None, "
+                                  f"got {task.max_length!r}")
+    if not isinstance(task.distinct, (bool, np.bool_)):
+        raise TaskDefinitionError(f"{where}: distinct must be True or False, got {task.distinct!r}")
+    if not _is_int(task.initial):
+        raise TaskDefinitionError(f"{where}: initial must be an integer, got {task.initial!r}")
+    if task.operand_lengths is not None and not isinstance(task.operand_lengths, (tuple, list)):
+        raise TaskDefinitionError(f"{where}: operand_lengths must be a tuple (one length per operand), "
+                                  f"got {task.operand_lengths!r}")
+    lengths = [("output_length", task.output_length)] + [
+        (f"operand_lengths[{i}]", e) for i, e in enumerate(task.operand_lengths or ())]
+    for label, expr in lengths:
+        if not (_is_int(expr) or isinstance(expr, sp.Expr)):
+            raise TaskDefinitionError(f"{where}: {label} must be an integer or a sympy expression in n (e.g. 2*n + 1), "
+                                      f"got {type(expr).__name__} {expr!r}")
+
+
 def _validate(task: Task) -> None:
     where = f"task {task.name!r}"
+    if task.distinct and task.max_length is not None and task.max_length < task.min_length:
+        raise TaskDefinitionError(f"{where}: distinct tokens need an alphabet of at least the input size, but the "
+                                  f"alphabet {task.alphabet} is too small at n = min_length = {task.min_length}; "
+                                  "enlarge the alphabet or lower min_length")
     if not task.name or not task.name.replace("_", "").replace("-", "").isalnum():
         raise TaskDefinitionError(f"{where}: the name must be letters, digits, '-' or '_'")
     if not isinstance(task.alphabet, int) or task.alphabet < 2:
@@ -318,7 +427,7 @@ def _validate_by_example(task: Task, where: str) -> None:
             if arr.min() < 0 or arr.max() >= task.alphabet:
                 raise TaskDefinitionError(f"{where}: its sampler produced {name} tokens outside 0..{task.alphabet - 1}")
         try:
-            sol = task.solve(inputs)
+            sol = task.solve(inputs, support="provenance")
         except RuleEvaluationError as err:
             raise TaskDefinitionError(f"{where}: at n={nv}: {err}") from None
         bad = (sol.outputs < 0) | (sol.outputs >= task.out_alphabet)

@@ -79,17 +79,19 @@ def probe(address: str, timeout: float = 5.0) -> None:
                             "instance") from None
 
 
-def execute_with_threads(spec, threads: int):
-    """One run in a Ray worker: the thread count of a local worker, then ``execute_safely``."""
+def execute_with_threads(spec, threads: int, weights: str | None = None):
+    """One run in a Ray worker: the thread count of a local worker, then ``execute_safely``
+    (``weights``: the store directory a stage's parent weights are read from)."""
     import torch
 
     from .run import execute_safely
 
     torch.set_num_threads(threads)
-    return execute_safely(spec)
+    return execute_safely(spec, weights=weights)
 
 
-def run_ray(todo: Sequence, workers: int, threads: int, record: Callable, address: str | None = None) -> None:
+def run_ray(todo: Sequence, workers: int, threads: int, record: Callable, address: str | None = None,
+            weights: str | None = None) -> None:
     """Execute ``todo`` as Ray tasks, calling ``record(result)`` for each as it completes.
 
     Runs whose task was lost by Ray itself (a worker or node died after Ray's retries) are not
@@ -111,7 +113,7 @@ def run_ray(todo: Sequence, workers: int, threads: int, record: Callable, addres
     try:
         task = ray.remote(num_cpus=1)(execute_with_threads)
         # submitted in the runner's order (most expensive first); Ray starts them roughly in that order
-        pending = [task.remote(spec, threads) for spec in todo]
+        pending = [task.remote(spec, threads, weights) for spec in todo]
         keys = {ref: spec.key for ref, spec in zip(pending, todo)}
         while pending:
             done, pending = ray.wait(pending, num_returns=1)

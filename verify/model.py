@@ -67,9 +67,21 @@ class ModelConfig:
         return asdict(self)
 
 
-def _rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+def rope_tables(positions: torch.Tensor, inv_freq: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(cos, signed sin), each (B, 1, L, head_dim), for ``_rotate``: built once per forward pass
+    and shared by every layer, for queries and keys alike."""
+    angles = positions.to(torch.float32)[..., None] * inv_freq  # (B, L, head_dim/2)
+    cos, sin = angles.cos(), angles.sin()
+    return torch.cat((cos, cos), dim=-1)[:, None], torch.cat((-sin, sin), dim=-1)[:, None]
+
+
+def _rotate(x: torch.Tensor, cos: torch.Tensor, signed_sin: torch.Tensor) -> torch.Tensor:
+    """Rotate each pair (x1_i, x2_i) of the two halves of the last dimension by its angle:
+    (x1 cos - x2 sin, x2 cos + x1 sin), written as x·cos + swap(x)·(-sin, sin): four kernels for
+    queries and keys together (``x`` stacks both) instead of seven for each.  Bit-identical to the half-by-half form: a - b = a + (-b) exactly, and
+    a sum of two products does not depend on their order."""
     x1, x2 = x.chunk(2, dim=-1)
-    return torch.cat((x1 * cos - x2 * sin, x1 * sin + x2 * cos), dim=-1)
+    return x * cos + torch.cat((x2, x1), dim=-1) * signed_sin
 
 
 def alibi_slopes(heads: int) -> torch.Tensor:
@@ -101,9 +113,10 @@ class Block(nn.Module):
     def forward(self, h: torch.Tensor, rope: tuple[torch.Tensor, torch.Tensor] | None,
                 bias: torch.Tensor | None = None, q_scale: torch.Tensor | None = None) -> torch.Tensor:
         B, L, D = h.shape
-        q, k, v = self.qkv(self.ln1(h)).view(B, L, 3, self.heads, D // self.heads).permute(2, 0, 3, 1, 4)
-        if rope is not None:
-            q, k = _rotate(q, *rope), _rotate(k, *rope)
+        qkv = self.qkv(self.ln1(h)).view(B, L, 3, self.heads, D // self.heads).permute(2, 0, 3, 1, 4)
+        q, k, v = qkv.unbind(0)
+        if rope is not None:  # queries and keys rotated together: one set of kernels for both
+            q, k = _rotate(qkv[:2], *rope).unbind(0)
         if q_scale is not None:  # q·k is linear in q: scaling q scales that query's logits
             q = q * q_scale
         if bias is None:
@@ -151,8 +164,7 @@ class Transformer(nn.Module):
                 raise ValueError(f"position id {int(positions.max())} exceeds the learned table ({self.cfg.max_positions})")
             h = h + self.pos_embed(positions)
         elif scheme == "rope":
-            angles = positions.to(torch.float32)[..., None] * self.inv_freq  # (B, L, half)
-            rope = (angles.cos()[:, None], angles.sin()[:, None])  # broadcast over heads
+            rope = rope_tables(positions, self.inv_freq)  # broadcast over heads
         elif scheme == "sinusoidal":
             angles = positions.to(torch.float32)[..., None] * self.sin_freq  # (B, L, d/2)
             # scaled to the RMS of a fresh learned table (sin/cos have RMS 1/√2): at unit scale the

@@ -75,6 +75,9 @@ def proposal(primary: Task, train_max: int, reindex: bool = False) -> dict:
         "rule": f"opaque: {primary.solver_note}" if p.opaque else f"y[t] = {primary.rule}",
         "profile": {
             "sparsity": p.sparsity(), "k": p.k, "bounded": p.bounded,
+            "provenance_sparsity": p.provenance_sparsity(),
+            "witnesses": [{"intermediate": w.intermediate, "reads": [str(r) for r in w.reads], "evidence": w.evidence}
+                          for w in p.witnesses],
             "dependencies": sorted({d.kind for d in p.dependencies}),
             "crasp": p.crasp.member, "crasp_reasons": list(p.crasp.reasons),
             "coupling": p.coupling.summary(), "opaque": p.opaque,
@@ -96,6 +99,9 @@ def render_text(prop: dict) -> str:
     lines = [f"{prop['task']}: {prop['rule']}",
              f"  profile: sparsity {p['sparsity']}; dependencies: {NOT_ANALYSED if opaque else ', '.join(p['dependencies'])}",
              f"           C-RASP: {NOT_ANALYSED if opaque else 'yes' if p['crasp'] else 'no'}; coupling: {p['coupling']}",
+             *([f"           sparsity is of the minimal visible support (by provenance: {p['provenance_sparsity']}); "
+                + "; ".join(f"{w['intermediate']}[t] ← {', '.join(w['reads'])}" for w in p["witnesses"])
+                + ": earlier outputs stand for the hidden intermediates"] if p.get("witnesses") else []),
              "", "Theory for the primary alone:"]
     lines += [f"  - {line}" for line in prop["primary_alone"]]
     lines += ["", f"Auxiliary tasks, ranked (primary trained at lengths {prop['train_lengths'][0]}.."
@@ -131,8 +137,7 @@ def screen(primary_name: str, train_max: int, budget: float, seeds: int = 2, wor
     from .claims import length_rows
     from .run import RunSpec, build
     from .runner import run_all
-    from .suite import default_position_scheme, run_lengths
-    from .train import TrainConfig
+    from .suite import RESTRICTION, Condition, build_spec, default_position_scheme, run_lengths
     from .train import train as train_fn
 
     primary = resolve_task(primary_name)
@@ -145,13 +150,14 @@ def screen(primary_name: str, train_max: int, budget: float, seeds: int = 2, wor
     test_hi = lengths["test_lengths"][-1]
 
     def spec(condition: str, auxiliaries: tuple[str, ...], seed: int, steps: int) -> RunSpec:
-        return RunSpec(task=primary_name, condition=condition, seed=seed, auxiliaries=auxiliaries, **lengths,
-                       layers=model[0], d_model=model[1], heads=model[2],
-                       position_scheme=scheme, train=TrainConfig(steps=steps, eval_every=max(50, steps // 4),
-                                                                 data_seed=2000 + seed, model_seed=seed),
-                       eval_instances=eval_instances, validation_instances=64)
+        return build_spec(primary, primary_name, Condition(condition, auxiliaries), seed, train_max, 2 * train_max,
+                          steps, scheme, layers=model[0], d_model=model[1], heads=model[2],
+                          eval_every=max(50, steps // 4), eval_instances=eval_instances, validation_instances=64,
+                          data_seed=2000 + seed)
 
-    conditions = [("primary", ())] + [(f"+{aux.name}", (aux.name,)) for aux in candidates]
+    # each candidate at its derived lengths and weight (build_spec resolves a derived name to them)
+    conditions = [("primary", ())] + [(f"+{aux.name}", (RESTRICTION if aux.restriction is not None else aux.name,))
+                                      for aux in candidates]
     # calibrate: time training steps of the heaviest mixture here, single-threaded as in a worker
     torch.set_num_threads(1)
     probe = spec(conditions[-1][0], conditions[-1][1], 0, 30)
@@ -175,11 +181,11 @@ def screen(primary_name: str, train_max: int, budget: float, seeds: int = 2, wor
         group = [stored[s.key] for s in specs if s.condition == label]
         ood, tok = [], []
         for run in group:
-            lr = [r for r in length_rows(run, train_max) if r["test"]] if run["status"] == "ok" else []
+            lr = [r for r in length_rows(run, train_max) if r["test"]] if run.ok else []
             ood.append(float(np.mean([r["exact_match"] for r in lr])) if lr else 0.0)
             tok.append(float(np.mean([r["token_accuracy"] for r in lr])) if lr else 0.0)
         lo, hi = bootstrap_mean_interval(ood)
-        rows.append({"condition": label, "seeds": len(group), "failed": sum(r["status"] != "ok" for r in group),
+        rows.append({"condition": label, "seeds": len(group), "failed": sum(not r.ok for r in group),
                      "ood_exact_match": float(np.mean(ood)), "ci": [lo, hi], "ood_token_accuracy": float(np.mean(tok)),
                      "steps": steps, "test_lengths": [train_max + 1, test_hi]})
     baseline, rest = rows[0], rows[1:]
@@ -195,4 +201,48 @@ def render_screen(rows: list[dict]) -> str:
     for r in rows:
         lines.append(f"  {r['condition']:40s} {r['ood_exact_match']:16.3f}  [{r['ci'][0]:.3f}, {r['ci'][1]:.3f}]  "
                      f"{r['ood_token_accuracy']:13.3f}  {r['failed']}/{r['seeds']}")
+    return "\n".join(lines)
+
+
+def related_companions(primary: Task, train_max: int) -> dict:
+    """Catalogue and derived tasks ranked as longer-trained companions of ``primary`` by their
+    definition-level relatedness (``auxtasks.relatedness``), as plain data (``--related``).
+
+    Each companion is suggested at lengths up to 2x the primary's (aux/main ratio 2, the edge of
+    Cai et al.'s window [0.5, 2]), clipped to what it admits; lengths are each task's own length.
+    """
+    from auxtasks.relatedness import TRANSFER_THRESHOLD, WEIGHTS, companion_candidates, rank_companions
+
+    candidates = {c.name: c for c in companion_candidates(primary, train_max)}
+    rows = []
+    for rank, rel in enumerate(rank_companions(primary, list(candidates.values())), 1):
+        task = candidates[rel.aux]
+        hi = min(2 * train_max, task.max_length or 2 * train_max)
+        row = rel.to_dict() | {"rank": rank, "suggested_lengths": [task.min_length, hi],
+                               "ratio": round(hi / train_max, 3)}
+        rows.append(row)
+    return {"threshold": TRANSFER_THRESHOLD, "weights": WEIGHTS,
+            "score": "weighted mean of the applicable components (auxtasks.relatedness)", "companions": rows}
+
+
+def render_related(related: dict, train_max: int) -> str:
+    weights = ", ".join(f"{k} {w}" for k, w in related["weights"].items())
+    lines = ["", f"Related companions, ranked (to train longer beside the primary at 1..{train_max}; score = weighted "
+                 f"mean of the components ({weights}); transfer predicted at score >= {related['threshold']}):"]
+    opaque = []
+    for row in related["companions"]:
+        if not row["analysed"]:
+            opaque.append(f"  - {row['aux']}: {row['declared'] or NOT_ANALYSED}"
+                          + ("; transfer predicted by declaration" if row["predicts_transfer"] else ""))
+            continue
+        verdict = "transfer predicted" if row["predicts_transfer"] else "no transfer predicted"
+        lo, hi = row["suggested_lengths"]
+        window = "" if 0.5 <= row["ratio"] <= 2 else f", outside Cai et al.'s window [0.5, 2]"
+        lines.append(f"  {row['rank']:2d}. {row['aux']}  score {row['score']:.2f}  {verdict}  "
+                     f"(train at {lo}..{hi}, ratio {row['ratio']:g}{window})")
+        for c in row["components"]:
+            value = "n/a " if c["value"] is None else f"{c['value']:.2f}"
+            lines.append(f"      {c['name']:16s} {value}  {c['reason']}")
+    if opaque:
+        lines += ["  Not analysed (an opaque task on either side has no rule to compare):"] + opaque
     return "\n".join(lines)

@@ -4,14 +4,21 @@ A ``RunSpec`` is the complete configuration of a run; its ``key`` is a hash of i
 result can be matched to the exact settings that produced it.  ``execute`` never raises for a
 run that fails to train: a divergence comes back as a failed ``RunResult`` with its reason, so a
 suite reports it instead of dropping it.
+
+The mixture is the spec's (``RunSpec.mixture``): restriction items sample R(z, p, m) of the
+primary, derived and plain task items sample their own instances with their own task token.  A
+stage (``spec.init_from``) starts from its parent's saved weights (``weights/<parent key>.pt``):
+its vocabulary is the parent's with any new task tokens appended, so every parent tensor is
+copied into the first rows of the child's.  The chosen checkpoint comes back in
+``RunResult.state`` for the runner to save; it is not part of the stored result.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import time
 import traceback
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -20,11 +27,11 @@ from auxtasks.derive import derive
 from auxtasks.restriction import RestrictionTask
 from auxtasks.derive import resolve_task
 from theory.structure import structure_profile
-from theory.serialize import Vocab, sample_sequences, serialize
+from theory.serialize import Vocab, concatenate, sample_sequences, serialize
 
 from .measure import exact_match, measure_length, predictions
 from .model import ModelConfig, Transformer
-from .spec import RunSpec  # noqa: F401  (re-exported)
+from .spec import MixtureItem, RunSpec  # noqa: F401  (RunSpec re-exported)
 from .suite import SuiteError
 from .train import Source, TrainingDiverged, train
 
@@ -44,13 +51,108 @@ class RunResult:
     wall_seconds: float = 0.0
     measurements: list[dict] = field(default_factory=list)
     loss_curve: list = field(default_factory=list)
+    validation_curve: list = field(default_factory=list)  # (step, (exact match, token accuracy)) per evaluation
+    state: dict | None = field(default=None, repr=False)  # the chosen checkpoint's state_dict (not stored)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return {k: v for k, v in asdict(self).items() if k != "state"}
 
 
-def build(spec: RunSpec):
-    """The task, measuring restriction (None if the support is unbounded), vocabulary, model, sources."""
+class ParentWeightsMissing(SuiteError):
+    """A stage's parent run has no saved weights (the runner recomputes the parent first)."""
+
+
+def weights_path(directory: Path, key: str) -> Path:
+    """Where the runner keeps a finished run's chosen checkpoint."""
+    return Path(directory) / "weights" / f"{key}.pt"
+
+
+_ITEM_TASKS: dict = {}  # (primary, item, derivation settings) -> task: deriving samples instances
+
+
+def _item_task(task, item: MixtureItem, spec: RunSpec):
+    """The task a derived or plain mixture item samples from."""
+    key = (spec.task, spec.task_digest, item, spec.train_lengths[1], spec.restriction_m, spec.restriction_lengths)
+    if key not in _ITEM_TASKS:
+        if item.kind == "derived":
+            derivation = derive(task, spec.train_lengths[1], m=spec.restriction_m,
+                                restriction_lengths=spec.restriction_lengths)
+            _ITEM_TASKS[key] = derivation.by_name(item.source).task
+        else:
+            _ITEM_TASKS[key] = resolve_task(item.source)
+    return _ITEM_TASKS[key]
+
+
+def _vocabulary(spec: RunSpec, task=None) -> tuple[int, tuple[str, ...]]:
+    """Symbols and task tokens of a run: a stage's tokens are its parent's, then any new ones."""
+    task = task or resolve_task(spec.task)
+    symbols = [task.symbols]
+    tokens = [task.name]
+    for item in spec.mixture:
+        if item.kind != "restriction":
+            symbols.append(_item_task(task, item, spec).symbols)
+        tokens.append(item.token)
+    if spec.init_from is not None:
+        parent_symbols, parent_tokens = _vocabulary(spec.init_from)
+        if max(symbols) > parent_symbols:
+            raise SuiteError(f"condition {spec.condition!r} mixes in a task with {max(symbols)} symbols but its parent "
+                             f"{spec.init_from.condition!r} was trained with {parent_symbols}; a stage cannot widen "
+                             "the alphabet: add that item to the parent condition")
+        return parent_symbols, tuple(dict.fromkeys(parent_tokens + tuple(tokens)))
+    return max(symbols), tuple(dict.fromkeys(tokens))
+
+
+def _longest(spec: RunSpec, task=None) -> int:
+    """The longest sequence a run sees (+1), at least its parent's: a stage's position table holds
+    every position its parent learned."""
+    task = task or resolve_task(spec.task)
+    top = max(spec.test_lengths)
+    sizes = [task.input_size(top) + len(task.operands) + task.r(top)]
+    for item in spec.mixture:
+        if item.kind != "restriction":
+            t = _item_task(task, item, spec)
+            sizes.append(t.input_size(item.lengths[1]) + len(t.operands) + t.r(item.lengths[1]))
+    own = max(sizes) + 1
+    return max(own, _longest(spec.init_from)) if spec.init_from is not None else own
+
+
+def load_parent(model: torch.nn.Module, path: Path) -> None:
+    """Copy a parent's saved tensors into ``model``: equal shapes whole, a table that grew (new task
+    tokens, longer positions) into its first rows."""
+    parent = torch.load(path, weights_only=True)
+    own = model.state_dict()
+    if set(parent) != set(own):
+        raise SuiteError(f"{path} holds another architecture (parameters differ); re-run the parent condition")
+    for name, tensor in parent.items():
+        target = own[name]
+        if target.shape == tensor.shape:
+            target.copy_(tensor)
+        elif target.dim() == tensor.dim() and target.shape[1:] == tensor.shape[1:] and target.shape[0] >= tensor.shape[0]:
+            target[: tensor.shape[0]].copy_(tensor)
+        else:
+            raise SuiteError(f"{path}: parameter {name} has shape {tuple(tensor.shape)}, the stage needs "
+                             f"{tuple(target.shape)}; re-run the parent condition")
+    model.load_state_dict(own)
+
+
+def _sampler(task, item: MixtureItem, vocab: Vocab):
+    if item.token == task.name:
+        return lambda rng, k: sample_sequences(task, rng, k, item.lengths, vocab)
+
+    def sample(rng, k):  # sample_sequences with another task token
+        drawn = rng.integers(item.lengths[0], item.lengths[1] + 1, size=k)
+        groups = []
+        for nv in np.unique(drawn):
+            inputs, sol = task.generate(rng, int((drawn == nv).sum()), int(nv), support=False)
+            groups.append(serialize(task, inputs, sol.outputs, vocab, task_token=item.token))
+        return concatenate(groups, vocab.pad)
+    return sample
+
+
+def build(spec: RunSpec, weights: Path | None = None):
+    """The task, measuring restriction (None if the support is unbounded), vocabulary, model, sources.
+
+    A stage's model starts from its parent's weights under ``weights`` (the store directory)."""
     if spec.position_scheme == "predicted":
         # the model has the position head (verify/model.py), but training does not yet add the
         # position loss nor decode with predicted ids; running it would silently be `coupled`
@@ -66,35 +168,41 @@ def build(spec: RunSpec):
         task.check_length(length)
     restriction = (RestrictionTask(task, spec.restriction_m, spec.restriction_lengths, coupled=coupled)
                    if profile.bounded else None)
-    auxiliaries = []
-    if spec.auxiliaries:
-        derivation = derive(task, spec.train_lengths[1], m=spec.restriction_m,
-                            restriction_lengths=spec.restriction_lengths, profile=profile)
-        auxiliaries = [derivation.by_name(name) for name in spec.auxiliaries]
-        if coupled and any(a.restriction is None for a in auxiliaries):
-            raise SuiteError("position scheme 'coupled' supports restriction auxiliaries only (other derived tasks "
-                             "have no coupling of their own)")
-        auxiliaries = [dataclasses.replace(a, restriction=restriction) if a.restriction is not None else a
-                       for a in auxiliaries]
-    token_names = dict.fromkeys([task.name] + [a.token_name for a in auxiliaries])  # ordered, unique
-    vocab = Vocab(max([task.symbols] + [a.symbols for a in auxiliaries]), tuple(token_names))
-    longest = max([task.input_size(max(spec.test_lengths)) + len(task.operands) + task.r(max(spec.test_lengths))]
-                  + [a.task.input_size(a.lengths[1]) + len(a.task.operands) + a.task.r(a.lengths[1])
-                     for a in auxiliaries if a.task is not None]) + 1
+    if coupled and any(item.kind != "restriction" for item in spec.mixture):
+        raise SuiteError("position scheme 'coupled' supports restriction items only (other tasks have no coupling "
+                         "of their own)")
+    if any(item.kind == "restriction" for item in spec.mixture) and restriction is None:
+        raise SuiteError(f"task {task.name!r} has no restriction family: its support grows with n ({profile.sparsity()})")
+    items = [(item, _item_task(task, item, spec) if item.kind != "restriction" else None) for item in spec.mixture]
+    symbols, token_names = _vocabulary(spec, task)
+    vocab = Vocab(symbols, token_names)
+    longest = _longest(spec, task)
     model_cfg = ModelConfig(vocab.size, spec.layers, spec.d_model, spec.heads, spec.position_scheme,
                             max_positions=longest + spec.train.max_position_offset + 1)
     torch.manual_seed(spec.train.model_seed)
     model = Transformer(model_cfg)
+    if spec.init_from is not None:
+        if weights is None or not weights_path(weights, spec.init_from.key).exists():
+            raise ParentWeightsMissing(f"run {spec.key} ({spec.condition}) starts from run {spec.init_from.key} "
+                                       f"({spec.init_from.condition}), whose weights are not saved; run the suite "
+                                       "again: the runner recomputes the parent first")
+        load_parent(model, weights_path(weights, spec.init_from.key))
     sources = [Source(task.name, 1.0,
                       lambda rng, k: sample_sequences(task, rng, k, spec.train_lengths, vocab, coupled=coupled))]
-    for aux in auxiliaries:
-        sources.append(Source(aux.name, aux.weight, lambda rng, k, aux=aux: aux.sample(rng, k, vocab)))
+    for item, item_task in items:
+        if item.kind == "restriction":
+            training = RestrictionTask(task, spec.restriction_m, item.lengths, coupled=coupled)
+            sources.append(Source(f"{task.name}-restriction", item.weight,
+                                  lambda rng, k, r=training: r.sample(rng, k, vocab)))
+        else:
+            sources.append(Source(item.source, item.weight, _sampler(item_task, item, vocab)))
     return task, restriction, vocab, model, sources
 
 
-def execute(spec: RunSpec, progress=None) -> RunResult:
+def execute(spec: RunSpec, progress=None, weights: Path | None = None) -> RunResult:
+    """Train and measure one run; ``weights``: the store directory a stage's parent weights are in."""
     started = time.perf_counter()
-    task, restriction, vocab, model, sources = build(spec)
+    task, restriction, vocab, model, sources = build(spec, weights)
     lo, hi = spec.train_lengths
     val_rng = np.random.default_rng(VALIDATION_SEED)
     validation = []
@@ -117,6 +225,8 @@ def execute(spec: RunSpec, progress=None) -> RunResult:
     result.validation_exact = trained.best_score[0]
     result.train_seconds = trained.seconds
     result.loss_curve = trained.loss_curve
+    result.validation_curve = [(step, list(score)) for step, score in trained.validation_curve]
+    result.state = {name: t.detach().clone() for name, t in model.state_dict().items()}  # the chosen checkpoint
     for length in spec.test_lengths:
         m = measure_length(model, task, restriction, vocab, length, spec.eval_instances, EVALUATION_SEED + length,
                            coupled=spec.position_scheme == "coupled")
@@ -125,10 +235,13 @@ def execute(spec: RunSpec, progress=None) -> RunResult:
     return result
 
 
-def execute_safely(spec: RunSpec) -> RunResult:
-    """``execute`` for worker processes: any unexpected error becomes a failed result with its reason."""
+def execute_safely(spec: RunSpec, weights: Path | None = None) -> RunResult:
+    """``execute`` for worker processes: any unexpected error becomes a failed result with its reason
+    (a stage whose parent weights vanished raises ``ParentWeightsMissing``: the runner handles it)."""
     try:
-        return execute(spec)
+        return execute(spec, weights=weights)
+    except ParentWeightsMissing:
+        raise
     except Exception as err:  # a bug must not lose the other runs' results
         return RunResult(spec.to_dict(), spec.key, "failed",
                          reason=f"{type(err).__name__}: {err} | {traceback.format_exc(limit=3)}")

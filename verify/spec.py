@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 
 
 @dataclass(frozen=True)
@@ -29,13 +29,34 @@ class TrainConfig:
 
 
 @dataclass(frozen=True)
+class MixtureItem:
+    """One training source beside the primary, fully resolved by ``verify.suite.build_spec``.
+
+    ``kind``: ``restriction`` (the primary's restriction family R(z, p, m), sharing its token),
+    ``derived`` (a task ``auxtasks.derive`` derives from the primary, e.g.
+    ``reverse_addition-carry``) or ``task`` (a catalogue task or a task file).  ``lengths`` are the
+    instance lengths it trains at; ``weight`` is rows per primary row and loss weight; ``token``
+    the task token its rows start with; ``digest`` the item task's definition digest.
+    """
+
+    source: str
+    kind: str
+    lengths: tuple[int, int]
+    weight: float = 1.0
+    token: str = ""
+    digest: str = ""
+
+
+@dataclass(frozen=True)
 class RunSpec:
     """Everything that determines a run's result; ``key`` hashes all of it.
 
-    ``condition`` is the label reports group by; ``auxiliaries`` names the derived auxiliary
-    tasks (``auxtasks.derive``) mixed into training, e.g. ``("reverse-restriction",)``.
-    ``restriction_m`` and ``restriction_lengths`` fix the restriction task, both for training
-    (when it is among the auxiliaries) and for measuring ε(N) and c(N).
+    ``condition`` is the label reports group by; ``mixture`` is every training source besides
+    the primary, resolved (lengths, weight, token, task digest), so the key hashes the whole
+    recipe.  ``init_from`` is the parent run a stage finetunes from (its whole spec, so the
+    child's key changes when the parent's does).  ``restriction_m`` and ``restriction_lengths``
+    fix the restriction task used for measuring ε(N) and c(N).  Specs are built by
+    ``verify.suite.build_spec`` only.
     """
 
     task: str
@@ -50,17 +71,96 @@ class RunSpec:
     heads: int
     position_scheme: str
     train: TrainConfig
-    auxiliaries: tuple[str, ...] = ()
+    mixture: tuple[MixtureItem, ...] = ()
+    init_from: RunSpec | None = None
     eval_instances: int = 512
     validation_instances: int = 256
-    data_format: int = 2  # bump when serialization or derivation changes, so stored results stop matching
+    # bump when serialization or derivation changes, so stored results stop matching
+    # (4: the mixture replaced the list of derived auxiliary names; stages; weights kept)
+    data_format: int = 4
+    #: ``theory.task.definition_digest`` of the task: editing a task file changes the key
+    task_digest: str = ""
 
     def to_dict(self) -> dict:
         d = asdict(self)
         d["train"] = self.train.to_dict()
         return d
 
+    @classmethod
+    def from_dict(cls, d: dict) -> RunSpec:
+        """The spec a stored ``to_dict()`` came from (JSON lists back to tuples); ``key`` is unchanged."""
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in d.items() if k in known}
+        values["train"] = TrainConfig(**d["train"])
+        for name in ("train_lengths", "test_lengths", "restriction_lengths"):
+            values[name] = tuple(d[name])
+        values["mixture"] = tuple(MixtureItem(**{**item, "lengths": tuple(item["lengths"])})
+                                  for item in d.get("mixture", ()))
+        values["init_from"] = cls.from_dict(d["init_from"]) if d.get("init_from") else None
+        return cls(**values)
+
     @property
     def key(self) -> str:
         blob = json.dumps(self.to_dict(), sort_keys=True, default=list).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
+
+
+# ------------------------------------------------------------------------- what a run produced
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """A stored run's counts at one length (``verify.measure.LengthMeasurement`` as stored)."""
+
+    length: int
+    outputs: int  # r(N)
+    instances: int
+    exact: int
+    token_accuracy: float
+    restrictions: int
+    restriction_errors: int
+    consistent: int
+
+
+@dataclass(frozen=True)
+class StoredRun:
+    """One run as stored: its spec, status, the chosen checkpoint's scores, per-length counts and
+    training curves (``loss_curve``: (step, loss); ``validation_curve``: (step, exact match,
+    token accuracy) at every evaluation).  ``finished_at`` is when the store received it."""
+
+    spec: RunSpec
+    key: str
+    status: str  # "ok" | "failed"
+    reason: str = ""
+    best_step: int = 0
+    validation_exact: float = float("nan")
+    train_seconds: float = 0.0
+    wall_seconds: float = 0.0
+    measurements: tuple[Measurement, ...] = ()
+    loss_curve: tuple[tuple[int, float], ...] = ()
+    validation_curve: tuple[tuple[int, float, float], ...] = ()
+    finished_at: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    @classmethod
+    def from_dict(cls, d: dict) -> StoredRun:
+        """A run dict as ``RunStore.load`` returns it (a ``RunResult.to_dict()`` plus ``finished_at``)."""
+        curve = []
+        for point in d.get("validation_curve", ()):  # as trained: (step, (em, acc)); as typed: (step, em, acc)
+            step, score = point[0], (point[1:] if len(point) > 2 else point[1])
+            score = list(score) if isinstance(score, (list, tuple)) else [score]
+            curve.append((int(step), float(score[0]), float(score[1]) if len(score) > 1 else float("nan")))
+        return cls(spec=RunSpec.from_dict(d["spec"]), key=d["key"], status=d["status"], reason=d.get("reason", ""),
+                   best_step=d.get("best_step", 0), validation_exact=d.get("validation_exact", float("nan")),
+                   train_seconds=d.get("train_seconds", 0.0), wall_seconds=d.get("wall_seconds", 0.0),
+                   measurements=tuple(Measurement(**m) for m in d.get("measurements", ())),
+                   loss_curve=tuple((int(s), float(v)) for s, v in d.get("loss_curve", ())),
+                   validation_curve=tuple(curve), finished_at=d.get("finished_at"))
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["spec"] = self.spec.to_dict()
+        return d

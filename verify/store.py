@@ -20,7 +20,9 @@ The store is an SQLite file (stdlib ``sqlite3``) with two tables::
   and ``runs.json`` is ignored (move the .sqlite aside to re-import a newer snapshot).
 
 ``load()`` returns ``key -> run dict``: a ``RunResult.to_dict()`` as stored (JSON types) plus
-``finished_at`` (ISO 8601, UTC; ``None`` for runs imported from a snapshot that had none).
+``finished_at`` (ISO 8601, UTC; ``None`` for runs imported from a snapshot that had none);
+``runs()`` the same as typed ``verify.spec.StoredRun`` records, which is what everything past the
+store reads.
 """
 
 from __future__ import annotations
@@ -28,12 +30,15 @@ from __future__ import annotations
 import contextlib
 import csv
 import json
+import math
 import os
 import sqlite3
 import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator
+
+from .spec import StoredRun
 
 FORMAT = "lengthgen-runs/2"
 #: runs.json snapshots that can be imported: the JSON store of format 1 had the same layout
@@ -56,6 +61,7 @@ def _atomic_write(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, usual_mode())  # mkstemp makes 0600; the result is an ordinary file
         with os.fdopen(fd, "w") as f:
             f.write(text)
             f.flush()
@@ -68,7 +74,7 @@ def _atomic_write(path: Path, text: str) -> None:
 
 
 def write_json(path: Path, data: object) -> None:
-    _atomic_write(path, json.dumps(data, indent=1, sort_keys=True, default=str) + "\n")
+    _atomic_write(path, json.dumps(json_safe(data), indent=1, sort_keys=True, default=str, allow_nan=False) + "\n")
 
 
 def _now() -> str:
@@ -77,8 +83,8 @@ def _now() -> str:
 
 def _row(run: dict, finished_at: str | None) -> tuple:
     rest = {k: v for k, v in run.items() if k not in _OWN_COLUMNS}
-    return (run["key"], run["status"], json.dumps(run["spec"], sort_keys=True, default=list),
-            json.dumps(rest, sort_keys=True, default=list), finished_at)
+    return (run["key"], run["status"], json.dumps(run["spec"], sort_keys=True, default=list, allow_nan=False),
+            json.dumps(json_safe(rest), sort_keys=True, default=list, allow_nan=False), finished_at)
 
 
 def _run(key: str, status: str, spec_json: str, result_json: str, finished_at: str | None) -> dict:
@@ -109,7 +115,16 @@ class RunStore:
                 rows = conn.execute("SELECT key, status, spec_json, result_json, finished_at FROM runs").fetchall()
             except sqlite3.DatabaseError as err:
                 raise self._corrupt(err) from None
-        return {row[0]: _run(*row) for row in rows}
+        return {row[0]: validate_run(_decoded(row, self.path), self.path) for row in rows}
+
+    def runs(self) -> dict[str, StoredRun]:
+        """key -> typed run (``StoredRun``); empty if nothing is stored."""
+        stored = self.load()  # a StoreError from the checks on load passes through unchanged
+        try:
+            return {key: StoredRun.from_dict(run) for key, run in stored.items()}
+        except (KeyError, TypeError, ValueError) as err:
+            raise StoreError(f"{self.path} holds a run of another format ({type(err).__name__}: {err}); move it aside "
+                             "and re-run to recompute") from None
 
     def put(self, run: dict) -> dict:
         """Store one finished run (a ``RunResult.to_dict()``), replacing any earlier run with its key,
@@ -124,7 +139,8 @@ class RunStore:
     def export_json(self) -> None:
         """Write ``runs.json``: every stored run, sorted keys, atomically (the file committed to git)."""
         runs = self.load()
-        _atomic_write(self.snapshot, json.dumps({"format": FORMAT, "runs": runs}, indent=1, sort_keys=True) + "\n")
+        _atomic_write(self.snapshot, json.dumps(json_safe({"format": FORMAT, "runs": runs}), indent=1, sort_keys=True,
+                                                allow_nan=False) + "\n")
 
     # -- opening, validating, creating --------------------------------------------------------------
 
@@ -179,6 +195,11 @@ class RunStore:
         if not isinstance(data, dict) or data.get("format") not in JSON_FORMATS or not isinstance(data.get("runs"), dict):
             raise StoreError(f"{self.snapshot} is not a lengthgen result snapshot (expected format {FORMAT!r}); "
                              "move it aside and re-run")
+        for key, run in data["runs"].items():  # checked before anything is created from it
+            if not isinstance(run, dict) or run.get("key") != key:
+                raise StoreError(f"{self.snapshot}: run {key}: the entry is not a run stored under its own key; "
+                                 "restore the file from git, or move it aside and re-run to recompute")
+            validate_run(run, self.snapshot)
         try:
             return [_row(run, run.get("finished_at")) for run in data["runs"].values()]
         except (KeyError, TypeError, AttributeError) as err:
@@ -189,6 +210,7 @@ class RunStore:
         """Build a complete store under a temporary name, then move it into place (never half-made)."""
         self.directory.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".runs.sqlite.", suffix=".tmp")
+        os.fchmod(fd, usual_mode())  # mkstemp makes 0600; the store is an ordinary file
         os.close(fd)
         try:
             conn = sqlite3.connect(tmp)
@@ -212,13 +234,127 @@ class RunStore:
 
 
 def export_csv(path: Path, rows: list[dict]) -> None:
+    """Rows as CSV (atomically); the columns are every key of any row, in first-seen order, and a
+    row without a column leaves it empty (a failed run has no metrics)."""
     if not rows:
         _atomic_write(path, "")
         return
-    fields = list(rows[0])
+    fields = list(dict.fromkeys(k for row in rows for k in row))
     with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=fields)
+        writer = csv.DictWriter(f, fieldnames=fields, restval="")
         writer.writeheader()
         writer.writerows(rows)
+        os.fchmod(f.fileno(), usual_mode())
         tmp = f.name
     os.replace(tmp, path)
+
+
+# ---------------------------------------------------------------------------- checking what is loaded
+# A stored result is data someone could have edited, truncated or produced with a bug: every run
+# is checked when loaded (from runs.sqlite or imported from runs.json) and a bad one is refused
+# with its file and key; the file is only read.  NaN is never written: json_safe maps it to null,
+# and validate_run maps a null score back to NaN in memory.
+
+#: fields of one per-length measurement (``verify.measure.LengthMeasurement``) and their counts
+_MEASUREMENT_COUNTS = ("length", "outputs", "instances", "exact", "restrictions", "restriction_errors", "consistent")
+
+
+def json_safe(value):
+    """``value`` with every non-finite float replaced by ``None`` (JSON has no NaN; null = undefined)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    return value
+
+
+def spec_key(spec: dict) -> str:
+    """The key of a stored spec dict: exactly ``RunSpec.key``, computed on the dict itself, so runs of
+    older data formats (which no longer build a current RunSpec) are checked too."""
+    import hashlib
+
+    return hashlib.sha256(json.dumps(spec, sort_keys=True, default=list).encode()).hexdigest()[:16]
+
+
+def _is_count(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and v >= 0
+
+
+def _run_problem(run: dict) -> str | None:
+    """What is wrong with a loaded run dict, or None."""
+    from .spec import RunSpec
+
+    if not isinstance(run, dict):
+        return f"it is {type(run).__name__}, not a run record"
+    spec = run.get("spec")
+    if not isinstance(spec, dict):
+        return f"its spec is {type(spec).__name__}, not a run specification"
+    if spec_key(spec) != run.get("key"):
+        return f"its key does not match its spec (the spec hashes to {spec_key(spec)}): the spec was edited"
+    if spec.get("data_format") == RunSpec.__dataclass_fields__["data_format"].default:
+        try:
+            rebuilt = RunSpec.from_dict(spec)
+        except Exception as err:  # any way the dict fails to make a RunSpec is a malformed spec
+            return f"its spec is malformed ({type(err).__name__}: {err})"
+        if rebuilt.key != run["key"]:
+            return f"its spec does not rebuild to its key (it rebuilds to {rebuilt.key})"
+    if run.get("status") not in ("ok", "failed"):
+        return f"its status is {run.get('status')!r}, not 'ok' or 'failed'"
+    score = run.get("validation_exact")
+    if score is None or (isinstance(score, float) and math.isnan(score)):
+        if run["status"] == "ok":
+            return "it is stored as ok but has no validation score"
+    elif not (isinstance(score, (int, float)) and not isinstance(score, bool) and 0 <= score <= 1):
+        return f"its validation score {score!r} is not a number in [0, 1]"
+    measurements = run.get("measurements", [])
+    if not isinstance(measurements, list) or (run["status"] == "ok" and not measurements):
+        return "it is stored as ok but has no measurements"
+    for m in measurements:
+        if not isinstance(m, dict):
+            return f"a measurement is {type(m).__name__}, not a record"
+        missing = [f for f in (*_MEASUREMENT_COUNTS, "token_accuracy") if f not in m]
+        if missing:
+            return f"a measurement lacks {', '.join(missing)}"
+        at = f"at length {m['length']}"
+        bad = [f for f in _MEASUREMENT_COUNTS if not _is_count(m[f])]
+        if bad:
+            return f"{at}, {bad[0]} = {m[bad[0]]!r} is not a count (an integer >= 0)"
+        acc = m["token_accuracy"]
+        if not (isinstance(acc, (int, float)) and not isinstance(acc, bool) and math.isfinite(acc) and 0 <= acc <= 1):
+            return f"{at}, token_accuracy = {acc!r} is not a finite number in [0, 1]"
+        if m["instances"] < 1 or m["exact"] > m["instances"]:
+            return f"{at}, exact = {m['exact']} of instances = {m['instances']} (needs 0 <= exact <= instances >= 1)"
+        if m["restriction_errors"] > m["restrictions"] or m["consistent"] > m["restrictions"]:
+            return (f"{at}, restriction_errors = {m['restriction_errors']} and consistent = {m['consistent']} must "
+                    f"not exceed restrictions = {m['restrictions']}")
+    return None
+
+
+def _decoded(row: tuple, source: Path) -> dict:
+    """A stored row as a run dict; a truncated or non-JSON blob is refused with the run's key."""
+    try:
+        return _run(*row)
+    except (json.JSONDecodeError, TypeError) as err:
+        raise StoreError(f"{source}: run {row[0]}: its stored result is not a JSON record ({err}); move the store "
+                         "aside and re-run (runs.json beside it is re-imported, or the run recomputed)") from None
+
+
+def validate_run(run: dict, source: Path) -> dict:
+    """``run`` checked (see ``_run_problem``), with an undefined (null) validation score as NaN;
+    a bad run raises ``StoreError`` naming ``source`` and the run's key."""
+    problem = _run_problem(run)
+    if problem:
+        raise StoreError(f"{source}: run {run.get('key')}: {problem}; restore the file (runs.json: from git), or "
+                         "move it aside and re-run to recompute")
+    if run.get("validation_exact") is None:
+        run["validation_exact"] = float("nan")
+    return run
+
+
+def usual_mode() -> int:
+    """The mode ``open()`` would give a new file: 0o666 less the process umask."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from scipy import stats
 
 from theory.bound import AGK_BOUND
 from auxtasks.derive import resolve_task
@@ -28,8 +27,9 @@ from theory.task import TaskDefinitionError
 
 from .claims import CONSISTENT, MIN_EFFECT, bound_holds_where_consistent, length_rows
 from .runner import run_all
-from .spec import RunSpec, TrainConfig
-from .suite import default_position_scheme, run_lengths
+from .spec import RunSpec
+from .stats import rank_trend_test
+from .suite import RESTRICTION, Condition, build_spec, default_position_scheme
 
 
 class TheoremError(TaskDefinitionError):
@@ -75,13 +75,11 @@ class TheoremResult:
         return "\n".join(lines)
 
 
-def _spec(task: str, scale: Scale, seed: int, auxiliaries: tuple[str, ...], scheme: str, condition: str) -> RunSpec:
-    return RunSpec(task=task, condition=condition, seed=seed, auxiliaries=auxiliaries,
-                   **run_lengths(resolve_task(task), scale.train_max, scale.test_factor * scale.train_max),
-                   layers=scale.layers, d_model=scale.d_model, heads=scale.heads, position_scheme=scheme,
-                   train=TrainConfig(steps=scale.steps, eval_every=max(20, scale.steps // 5), data_seed=3000 + seed,
-                                     model_seed=seed),
-                   eval_instances=scale.eval_instances, validation_instances=min(128, scale.eval_instances))
+def _spec(task: str, scale: Scale, seed: int, condition: Condition, scheme: str) -> RunSpec:
+    return build_spec(resolve_task(task), task, condition, seed, scale.train_max, scale.test_factor * scale.train_max,
+                      scale.steps, scheme, layers=scale.layers, d_model=scale.d_model, heads=scale.heads,
+                      eval_every=max(20, scale.steps // 5), eval_instances=scale.eval_instances,
+                      validation_instances=min(128, scale.eval_instances), data_seed=3000 + seed)
 
 
 def agk_bound(task: str, scale: Scale, directory: Path, workers: int, show_progress: bool) -> TheoremResult:
@@ -90,17 +88,16 @@ def agk_bound(task: str, scale: Scale, directory: Path, workers: int, show_progr
     if not profile.bounded:
         raise TheoremError(f"agk-bound needs a task with bounded support; {task!r} has {profile.sparsity()}: "
                            "choose e.g. reverse, sort, copy or sparse_parity_k2")
-    specs = [_spec(task, scale, seed, (f"{t.name}-restriction",), default_position_scheme(profile),
-                   "primary+restriction")
+    specs = [_spec(task, scale, seed, Condition("primary+restriction", (RESTRICTION,)), default_position_scheme(profile))
              for seed in range(scale.seeds)]
     stored = run_all(specs, directory, workers, show_progress=show_progress)
     runs = [stored[s.key] for s in specs]
     verdict = bound_holds_where_consistent(runs, scale.train_max)
     observation, assumptions = [], []
     for run in runs:
-        seed = run["spec"]["seed"]
-        if run["status"] != "ok":
-            observation.append(f"seed {seed}: FAILED ({run['reason'].split(' | ')[0]})")
+        seed = run.spec.seed
+        if not run.ok:
+            observation.append(f"seed {seed}: FAILED ({run.reason.split(' | ')[0]})")
             continue
         rows = [r for r in length_rows(run, scale.train_max) if r["test"]]
         observation.append(f"seed {seed}: error / r·ε(upper) per test length: " + ", ".join(
@@ -123,14 +120,14 @@ def sparsity_trend(task: str, scale: Scale, directory: Path, workers: int, show_
     missing = [n for n in names if n not in CATALOGUE]
     if missing:
         raise TheoremError(f"no catalogue task {', '.join(missing)}; available k: 1..5")
-    specs = {name: [_spec(name, scale, seed, (), "rope", "primary") for seed in range(scale.seeds)] for name in names}
+    specs = {name: [_spec(name, scale, seed, Condition("primary"), "rope") for seed in range(scale.seeds)] for name in names}
     stored = run_all([s for group in specs.values() for s in group], directory, workers, show_progress=show_progress)
     ks_seen, accs, observation, failed = [], [], [], 0
     for k, name in zip(ks, names):
         values = []
         for spec in specs[name]:
             run = stored[spec.key]
-            if run["status"] != "ok":
+            if not run.ok:
                 failed += 1
                 value = 0.0
             else:
@@ -138,18 +135,18 @@ def sparsity_trend(task: str, scale: Scale, directory: Path, workers: int, show_
             values.append(value)
             ks_seen.append(k)
             accs.append(value)
-        fits = [stored[s.key]["validation_exact"] if stored[s.key]["status"] == "ok" else float("nan") for s in specs[name]]
+        fits = [stored[s.key].validation_exact if stored[s.key].ok else float("nan") for s in specs[name]]
         observation.append(f"k = {k} (|S| = {structure_profile(CATALOGUE[name]).k}): OOD accuracy per seed "
                            f"{', '.join(f'{v:.3f}' for v in values)}; validation accuracy {', '.join(f'{v:.3f}' for v in fits)}")
-    rho, p = stats.spearmanr(ks_seen, accs)
+    rho, p = rank_trend_test(ks_seen, accs)  # permutation p, exact for a few k x seeds
     unfit = sum(1 for group in specs.values() for s in group
-                if stored[s.key]["status"] != "ok" or not stored[s.key]["validation_exact"] >= 0.9)
+                if not stored[s.key].ok or not stored[s.key].validation_exact >= 0.9)
     if np.isnan(rho):
         verdict, statistic = "inconclusive", "OOD accuracy did not vary at all across k and seeds"
     else:
         by_k = {k: np.mean([a for kk, a in zip(ks_seen, accs) if kk == k]) for k in ks}
         drop = by_k[min(ks)] - by_k[max(ks)]
-        statistic = (f"Spearman rho(k, OOD accuracy) = {rho:+.3f} over {len(accs)} runs, p = {p:.3f}; mean OOD "
+        statistic = (f"Spearman rho(k, OOD accuracy) = {rho:+.3f} over {len(accs)} runs, permutation p = {p:.3f}; mean OOD "
                      f"accuracy falls by {drop:+.3f} from k = {min(ks)} to k = {max(ks)}; {failed} failed runs count as 0")
         if p <= 0.05 and abs(drop) < MIN_EFFECT:
             verdict = "inconclusive"  # a significant rank order of differences too small to matter

@@ -6,6 +6,12 @@ source over its own supervised tokens, so a restriction (one supervised token) i
 a primary instance (r tokens).  ``validate`` is called every ``eval_every`` steps and must look
 at training lengths only; the best-scoring state (latest on ties) is the one returned.
 A loss that becomes NaN/inf or blows up stops the run with ``TrainingDiverged``.
+
+Where the time goes is recorded per phase in ``TrainResult.phase_seconds`` (``PHASES``: drawing
+and assembling batches, forward + loss + backward, clipping + optimizer, validation with the
+checkpoint copy); ``benchmarks/run_split.py`` prints it.  AdamW and the clipping use the
+multi-tensor (``foreach``) kernels: on CPU torch defaults to one kernel per parameter, and the
+foreach path gives bit-identical updates (checked when it was introduced), so results are unchanged.
 """
 
 from __future__ import annotations
@@ -32,9 +38,46 @@ class TrainingDiverged(RuntimeError):
 
 @dataclass(frozen=True)
 class Source:
+    """``independent_rows``: every row is its own independent draw (as ``sample_sequences`` makes
+    them), so rows for many steps may be drawn at once (``POOL_STEPS``), shuffled and handed out a
+    batch at a time; leave it False for a sampler with per-batch structure (the restriction
+    sampler draws one N per batch)."""
+
     name: str
     weight: float
     sample: Callable[[np.random.Generator, int], SequenceBatch]
+    independent_rows: bool = False
+
+
+POOL_STEPS = 16  # steps' worth of rows an independent-rows source draws at once
+
+
+class _Pool:
+    """Rows of an independent-rows source drawn ``POOL_STEPS`` batches at a time.
+
+    The samplers are vectorized per call, so one call for 16 batches costs about what 2-4 calls
+    for one do (benchmarks/THROUGHPUT.md).  The pool is shuffled (``sample_sequences`` groups rows
+    by length), so each batch is still ``count`` independent draws from the same distribution;
+    each batch is trimmed to its own longest row, as a directly sampled batch would be."""
+
+    def __init__(self, source: Source, count: int, pad: int):
+        self.source, self.count, self.pad = source, count, pad
+        self.rows: SequenceBatch | None = None
+        self.next = 0
+
+    def take(self, rng: np.random.Generator) -> SequenceBatch:
+        if self.rows is None or self.next + self.count > len(self.rows):
+            pool = self.source.sample(rng, self.count * POOL_STEPS)
+            order = rng.permutation(len(pool))
+            self.rows, self.next = SequenceBatch(pool.tokens[order], pool.positions[order], pool.mask[order]), 0
+        rows = slice(self.next, self.next + self.count)
+        self.next += self.count
+        tokens = self.rows.tokens[rows]
+        width = int(np.flatnonzero((tokens != self.pad).any(axis=0))[-1]) + 1  # padding is on the right only
+        return SequenceBatch(tokens[:, :width], self.rows.positions[rows, :width], self.rows.mask[rows, :width])
+
+
+PHASES = ("sampling", "forward_backward", "optimizer", "validation")
 
 
 @dataclass
@@ -45,6 +88,7 @@ class TrainResult:
     seconds: float
     loss_curve: list[tuple[int, float]] = field(default_factory=list)
     validation_curve: list[tuple[int, tuple[float, ...]]] = field(default_factory=list)
+    phase_seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(PHASES, 0.0))
 
 
 def _mixture_counts(sources: list[Source], batch: int) -> list[int]:
@@ -54,26 +98,42 @@ def _mixture_counts(sources: list[Source], batch: int) -> list[int]:
     return [max(1, round(batch * s.weight / first)) for s in sources]
 
 
+def make_optimizer(model: torch.nn.Module, lr: float) -> torch.optim.Optimizer:
+    """The optimizer every run uses (benchmarks/train_throughput.py times the same one)."""
+    return torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.98), weight_decay=0.0, foreach=True)
+
+
+def clip_gradients(model: torch.nn.Module, max_norm: float) -> None:
+    torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm, foreach=True)
+
+
 def train(model: torch.nn.Module, sources: list[Source], cfg: TrainConfig, pad: int,
           validate: Callable[[torch.nn.Module], tuple[float, ...]],
           progress: Callable[[int, float], None] | None = None) -> TrainResult:
     rng = np.random.default_rng(cfg.data_seed)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(0.9, 0.98), weight_decay=0.0)
+    opt = make_optimizer(model, cfg.lr)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / cfg.warmup))
     counts = _mixture_counts(sources, cfg.batch)
+    pools = [_Pool(s, count, pad) if s.independent_rows else None for s, count in zip(sources, counts)]
     weights = [s.weight for s in sources]
     start = time.perf_counter()
     best_state, best_score, best_step = None, (-math.inf,), 0
     result = TrainResult(0, best_score, 0, 0.0)
     early_loss = None
+    phases = result.phase_seconds
+    clock = time.perf_counter
     for step in range(1, cfg.steps + 1):
+        tick = clock()
         model.train()
         # one forward pass over the whole mixture (the small model is overhead-bound), then
         # each source's mean loss over its own supervised tokens
-        parts = [source.sample(rng, count) for source, count in zip(sources, counts)]
+        parts = [pool.take(rng) if pool is not None else source.sample(rng, count)
+                 for source, count, pool in zip(sources, counts, pools)]
         mixed = concatenate(parts, pad)
         offset = rng.integers(0, cfg.max_position_offset + 1, size=len(mixed)) if cfg.max_position_offset else None
         batch = to_model_batch(mixed, offset)
+        tock = clock()
+        phases["sampling"] += tock - tick
         logits = model(batch.tokens, batch.positions)
         token_loss = F.cross_entropy(logits.transpose(1, 2), batch.targets, ignore_index=IGNORE, reduction="none")
         supervised = (batch.targets != IGNORE).float()
@@ -92,9 +152,13 @@ def train(model: torch.nn.Module, sources: list[Source], cfg: TrainConfig, pad: 
             raise TrainingDiverged(f"loss blew up to {value:.3g} at step {step} (early loss {early_loss:.3g})")
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        tick = clock()
+        phases["forward_backward"] += tick - tock
+        clip_gradients(model, cfg.grad_clip)
         opt.step()
         sched.step()
+        tock = clock()
+        phases["optimizer"] += tock - tick
         if step % 50 == 0:
             result.loss_curve.append((step, value))
         if step % cfg.eval_every == 0 or step == cfg.steps:
@@ -102,6 +166,7 @@ def train(model: torch.nn.Module, sources: list[Source], cfg: TrainConfig, pad: 
             result.validation_curve.append((step, score))
             if score >= best_score:  # ties go to the later checkpoint
                 best_state, best_score, best_step = copy.deepcopy(model.state_dict()), score, step
+            phases["validation"] += clock() - tock
         if progress is not None:
             progress(step, value)
     if best_state is not None:

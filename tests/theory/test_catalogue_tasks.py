@@ -58,7 +58,12 @@ PROFILES = {
     "repeat_copy": (1, False, "fixed offset from t"),
     "sort": (2, True, "chosen by content"),
     "sort_repeats": (None, True, "chosen by content"),
-    "reverse_addition": (None, False, "fixed offset from t"),
+    # bounded only on the minimal visible support: the carry is witnessed by y[t-1], a[t-1], b[t-1]
+    "reverse_addition": (5, False, "fixed offset from t"),
+    "carry_only": (3, False, "fixed offset from t"),
+    "reverse_subtraction": (5, False, "fixed offset from t"),
+    "multiply_by_3": (3, False, "fixed offset from t"),
+    "binary_increment": (3, False, "fixed offset from t"),
     "no_carry_sum": (2, False, "fixed offset from t"),
     "parity": (None, False, "chosen by content"),
     "running_parity": (2, False, "fixed offset from t"),
@@ -81,6 +86,31 @@ def test_structure_profile(name):
         assert profile.k == k
     assert profile.crasp.member == crasp, profile.crasp.summary()
     assert kind in {d.kind for d in profile.dependencies}
+
+
+#: tasks written through a hidden recurrence: unbounded by provenance, bounded on the visible support,
+#: with the witness (which earlier output stands for which intermediate)
+WITNESSED = {
+    "reverse_addition": "carry[t] ← y[t - 1], a[t - 1], b[t - 1]",
+    "carry_only": "carry[t] ← y[t - 1]",
+    "reverse_subtraction": "borrow[t] ← y[t - 1], a[t - 1], b[t - 1]",
+    "multiply_by_3": "carry[t] ← y[t - 1], a[t - 1]",
+    "binary_increment": "carry[t] ← y[t - 1], x[t - 1]",
+}
+
+
+@pytest.mark.parametrize("name", sorted(WITNESSED))
+def test_hidden_recurrences_are_witnessed_by_earlier_outputs(name):
+    profile = structure_profile(CATALOGUE[name])
+    assert not profile.provenance_bounded and profile.bounded
+    assert [w.summary() for w in profile.witnesses] == [WITNESSED[name]]
+    assert profile.unresolved == ()
+
+
+@pytest.mark.parametrize("name", ["parity", "majority", "binary_majority", "sort_repeats"])
+def test_counting_tasks_stay_unbounded(name):
+    profile = structure_profile(CATALOGUE[name])
+    assert not profile.bounded and profile.witnesses == ()
 
 
 def test_crasp_reasons_name_the_construct():

@@ -11,7 +11,7 @@ import pytest
 from verify.cli import main
 from verify.executors import ExecutorError, check, init_kwargs, probe
 from verify.runner import run_all
-from verify.spec import RunSpec, TrainConfig
+from verify.spec import MixtureItem, RunSpec, TrainConfig
 from verify.store import RunStore
 from verify.suite import get_suite
 
@@ -19,14 +19,17 @@ from verify.suite import get_suite
 def tiny_spec(seed: int) -> RunSpec:
     return RunSpec(task="reverse", condition="primary+restriction", seed=seed, train_lengths=(1, 3),
                    test_lengths=(1, 2, 3, 4, 5, 6), restriction_m=8, restriction_lengths=(1, 6),
-                   layers=1, d_model=16, heads=2, position_scheme="rope", auxiliaries=("reverse-restriction",),
+                   layers=1, d_model=16, heads=2, position_scheme="rope", mixture=(MixtureItem("restriction", "restriction", (1, 6), 1.0, "reverse"),),
                    train=TrainConfig(steps=10, batch=16, eval_every=5, data_seed=1000 + seed, model_seed=seed),
                    eval_instances=32, validation_instances=32)
 
 
 def numbers(runs: dict) -> dict:
-    return {k: (r["status"], r["best_step"], r["validation_exact"], r["measurements"], r["loss_curve"])
-            for k, r in runs.items()}
+    """Comparable numbers of stored run dicts (``RunStore.load``) or typed runs (``run_all``)."""
+    from verify.spec import StoredRun
+
+    typed = {k: r if isinstance(r, StoredRun) else StoredRun.from_dict(r) for k, r in runs.items()}
+    return {k: (r.status, r.best_step, r.validation_exact, r.measurements, r.loss_curve) for k, r in typed.items()}
 
 
 def test_ray_missing_is_one_line_error_naming_the_fix(tmp_path, monkeypatch, capsys):
@@ -67,7 +70,7 @@ def test_ray_executor_starts_and_stops_its_own_local_instance(tmp_path):
     spec = tiny_spec(seed=5)
     ran = run_all([spec], tmp_path / "ray", workers=2, show_progress=False, executor="ray")
     assert not ray.is_initialized()  # the instance it started is shut down again
-    assert ran[spec.key]["status"] == "ok" and RunStore(tmp_path / "ray").load()[spec.key]["measurements"]
+    assert ran[spec.key].status == "ok" and RunStore(tmp_path / "ray").load()[spec.key]["measurements"]
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +91,7 @@ def test_ray_executor_stores_what_local_workers_store_and_resumes(tmp_path, ray_
 
     # the Ray store already holds one finished run (an interrupted suite): only the others run
     store = RunStore(tmp_path / "ray" / "smoke")
-    first = store.put({k: v for k, v in local[specs[0].key].items() if k != "finished_at"})
+    first = store.put({k: v for k, v in local[specs[0].key].to_dict().items() if k != "finished_at"})
     ran = run_all(specs, store.directory, workers=2, show_progress=False, executor="ray")  # 2 workers -> 1 thread
     stored = store.load()
     assert set(stored) == {s.key for s in specs} and all(r["status"] == "ok" for r in stored.values())
@@ -98,7 +101,7 @@ def test_ray_executor_stores_what_local_workers_store_and_resumes(tmp_path, ray_
 
     # a second invocation finds everything stored and submits nothing
     again = run_all(specs, store.directory, workers=2, show_progress=False, executor="ray")
-    assert {k: r["finished_at"] for k, r in again.items()} == {k: r["finished_at"] for k, r in stored.items()}
+    assert {k: r.finished_at for k, r in again.items()} == {k: r["finished_at"] for k, r in stored.items()}
     assert ray_local.is_initialized()  # an existing connection is used and left open
 
 

@@ -101,3 +101,107 @@ def test_teacher_forced_exact_match_equals_greedy_decoding():
         agreements.append(em.mean())
     # the check is only informative if the model gets some instances right and some wrong
     assert 0 < np.mean(agreements) < 1, agreements
+
+
+def test_rope_rotation_is_bit_identical_to_the_half_by_half_form():
+    # the fused rotation (x·cos + swap(x)·(-sin, sin)) must give exactly the textbook pairs
+    # (x1 cos - x2 sin, x1 sin + x2 cos), so stored results did not change when it came in
+    from verify.model import _rotate, rope_tables
+    gen = torch.Generator().manual_seed(3)
+    x = torch.randn(2, 5, 4, 9, 16, generator=gen, requires_grad=True)
+    positions = torch.randint(0, 200, (5, 9), generator=gen)
+    inv_freq = 1.0 / (10000 ** (torch.arange(8, dtype=torch.float32) / 8))
+    angles = positions.to(torch.float32)[..., None] * inv_freq
+    cos, sin = angles.cos()[:, None], angles.sin()[:, None]
+    x1, x2 = x.chunk(2, dim=-1)
+    textbook = torch.cat((x1 * cos - x2 * sin, x1 * sin + x2 * cos), dim=-1)
+    fused = _rotate(x, *rope_tables(positions, inv_freq))
+    assert torch.equal(fused, textbook)
+    upstream = torch.randn(textbook.shape, generator=gen)
+    (grad_textbook,) = torch.autograd.grad(textbook, x, upstream)
+    (grad_fused,) = torch.autograd.grad(fused, x, upstream)
+    assert torch.equal(grad_fused, grad_textbook)
+
+
+def test_training_optimizer_updates_exactly_like_per_parameter_adamw():
+    # make_optimizer/clip_gradients use the foreach kernels; they must not change a single bit
+    from verify.train import clip_gradients, make_optimizer
+
+    def run(multi_tensor: bool) -> list[torch.Tensor]:
+        model = tiny()
+        opt = (make_optimizer(model, 3e-3) if multi_tensor else
+               torch.optim.AdamW(model.parameters(), lr=3e-3, betas=(0.9, 0.98), weight_decay=0.0, foreach=False))
+        rng = np.random.default_rng(0)
+        for _ in range(5):
+            mb = to_model_batch(sample_sequences(REVERSE, rng, 8, (1, 3), VOCAB))
+            logits = model(mb.tokens, mb.positions)
+            loss = torch.nn.functional.cross_entropy(logits.transpose(1, 2), mb.targets, ignore_index=IGNORE)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            if multi_tensor:
+                clip_gradients(model, 0.1)
+            else:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), 0.1, foreach=False)
+            opt.step()
+        return [p.detach().clone() for p in model.parameters()]
+
+    for a, b in zip(run(True), run(False)):
+        assert torch.equal(a, b)
+
+
+def test_train_records_where_its_time_went():
+    from verify.train import PHASES
+    model = tiny()
+    source = Source("reverse", 1.0, lambda rng, k: sample_sequences(REVERSE, rng, k, (1, 3), VOCAB))
+    result = train(model, [source], TrainConfig(steps=20, batch=8, eval_every=10, warmup=5), VOCAB.pad,
+                   validate=lambda m: (float(predictions(m, sample_sequences(REVERSE, np.random.default_rng(0), 8,
+                                                                             (2, 2), VOCAB)).sum()),))
+    assert set(result.phase_seconds) == set(PHASES)
+    assert all(seconds > 0 for seconds in result.phase_seconds.values()), result.phase_seconds
+    assert sum(result.phase_seconds.values()) <= result.seconds  # disjoint parts of the training time
+
+
+def test_pooled_source_hands_out_shuffled_independent_batches_trimmed_to_their_rows():
+    from verify.train import POOL_STEPS, _Pool
+    source = Source("reverse", 1.0, lambda rng, k: sample_sequences(REVERSE, rng, k, (1, 6), VOCAB),
+                    independent_rows=True)
+
+    def batches(seed: int, n: int) -> list:
+        pool, rng = _Pool(source, 16, VOCAB.pad), np.random.default_rng(seed)
+        return [pool.take(rng) for _ in range(n)]
+
+    first, again = batches(0, POOL_STEPS + 3), batches(0, POOL_STEPS + 3)  # crosses a refill
+    for a, b in zip(first, again):  # deterministic per seed
+        assert np.array_equal(a.tokens, b.tokens) and np.array_equal(a.positions, b.positions)
+    for b in first:
+        assert len(b) == 16
+        lengths = (b.tokens != VOCAB.pad).sum(axis=1)
+        assert b.tokens.shape[1] == lengths.max()  # no all-padding column: trimmed to its own rows
+        assert len(set(lengths.tolist())) > 1  # shuffled: not one length group per batch
+        # every row is a whole reverse instance: its outputs are its inputs reversed
+        for row, L in zip(b.tokens, lengths):
+            n = (L - 2) // 2
+            np.testing.assert_array_equal(row[n + 2:L], row[1:n + 1][::-1])
+    # over many batches every training length shows up about equally often
+    seen = np.concatenate([((b.tokens != VOCAB.pad).sum(axis=1) - 2) // 2 for b in first])
+    assert set(seen.tolist()) == {1, 2, 3, 4, 5, 6}
+    assert np.bincount(seen)[1:].min() > 0.5 * len(seen) / 6
+
+
+def test_chunked_forward_passes_give_the_same_logits_as_one_pass():
+    # predictions() splits evaluation into ~CHUNK_TOKENS-token passes for speed; that is only
+    # allowed because a row's logits do not depend on which other rows share its pass
+    from verify.measure import CHUNK_TOKENS
+    model = tiny("rope", layers=2).eval()
+    batch = sample_sequences(REVERSE, np.random.default_rng(2), 300, (4, 12), VOCAB)
+    mb = to_model_batch(batch)
+    with torch.inference_mode():
+        whole = model(mb.tokens, mb.positions)
+        rows = max(1, CHUNK_TOKENS // mb.tokens.shape[1])
+        assert rows < len(batch)  # the default chunking really splits this batch
+        for chunk in (rows, 7, 64):
+            parts = torch.cat([model(mb.tokens[s:s + chunk], mb.positions[s:s + chunk])
+                               for s in range(0, len(batch), chunk)])
+            assert torch.equal(parts, whole), chunk
+    np.testing.assert_array_equal(predictions(model, batch), whole.argmax(-1).numpy())
+    np.testing.assert_array_equal(predictions(model, batch, chunk=len(batch)), whole.argmax(-1).numpy())

@@ -39,9 +39,9 @@ def test_failed_run_is_stored_listed_and_retried_only_when_asked(tmp_path, monke
     spec = tiny_spec(steps=25, divergence_factor=0.0)  # any loss "blows up" at step 21
     directory = tmp_path / "smoke"
     result = run_all([spec], directory, workers=1, show_progress=False)[spec.key]
-    assert result["status"] == "failed" and "blew up" in result["reason"] and result["measurements"] == []
+    assert result.status == "failed" and "blew up" in result.reason and result.measurements == ()
     stored = RunStore(directory).load()[spec.key]
-    assert stored["status"] == "failed" and stored["reason"] == result["reason"]
+    assert stored["status"] == "failed" and stored["reason"] == result.reason
 
     assert main(["runs", "--suite", "smoke", "--out", str(tmp_path)]) == 0
     listing = capsys.readouterr().out
@@ -50,15 +50,15 @@ def test_failed_run_is_stored_listed_and_retried_only_when_asked(tmp_path, monke
 
     calls = []
 
-    def counting(s):
+    def counting(s, **kwargs):
         calls.append(s.key)
-        return execute_safely(s)
+        return execute_safely(s, **kwargs)
 
     monkeypatch.setattr(verify.runner, "execute_safely", counting)
     run_all([spec], directory, workers=1, show_progress=False)
     assert calls == [] and RunStore(directory).load()[spec.key]["finished_at"] == stored["finished_at"]
     again = run_all([spec], directory, workers=1, show_progress=False, retry_failed=True)[spec.key]
-    assert calls == [spec.key] and again["status"] == "failed"
+    assert calls == [spec.key] and again.status == "failed"
     assert RunStore(directory).load()[spec.key]["finished_at"] > stored["finished_at"]
 
 
@@ -68,7 +68,8 @@ def report(out, *extra):
 
 
 def numbers(runs: dict) -> dict:
-    return {k: (r["status"], r["best_step"], r["validation_exact"], r["measurements"]) for k, r in runs.items()}
+    return {k: (r["status"], r["best_step"], r["validation_exact"], r["measurements"]) if isinstance(r, dict)
+            else (r.status, r.best_step, r.validation_exact, [vars(m) for m in r.measurements]) for k, r in runs.items()}
 
 
 @pytest.mark.slow

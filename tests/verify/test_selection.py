@@ -4,11 +4,12 @@ import numpy as np
 
 from verify import run as run_module
 from verify.run import RunSpec, execute
+from verify.spec import MixtureItem
 from verify.train import TrainConfig
 
 
 def spec(test_lengths):
-    return RunSpec(task="reverse", condition="primary+restriction", seed=0, auxiliaries=("reverse-restriction",),
+    return RunSpec(task="reverse", condition="primary+restriction", seed=0, mixture=(MixtureItem("restriction", "restriction", (1, 6), 1.0, "reverse"),),
                    train_lengths=(1, 3), test_lengths=test_lengths, restriction_m=8, restriction_lengths=(1, 6),
                    layers=1, d_model=16, heads=2, position_scheme="rope",
                    train=TrainConfig(steps=60, eval_every=15, warmup=10), eval_instances=32, validation_instances=32)

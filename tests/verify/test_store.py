@@ -7,15 +7,21 @@ import sqlite3
 import pytest
 
 from verify.cli import main
-from verify.store import FORMAT, RunStore, StoreError
+from verify.spec import RunSpec, TrainConfig
+from verify.store import FORMAT, RunStore, StoreError, spec_key
 
 
-def make_run(key: str, seed: int = 0, status: str = "ok", condition: str = "primary") -> dict:
+def make_run(label: str, seed: int = 0, status: str = "ok", condition: str = "primary") -> dict:
+    """A hand-made run; ``label`` goes into its spec, and its key is the spec's hash (as the store checks)."""
     measurements = [{"length": n, "outputs": n, "instances": 64, "exact": 64 - 10 * n, "token_accuracy": 1 - 0.05 * n,
                      "restrictions": 128, "restriction_errors": n, "consistent": 128 - n} for n in range(1, 5)]
-    return {"key": key, "status": status, "reason": "" if status == "ok" else "loss blew up to 9 at step 21 | tb",
-            "spec": {"task": "reverse", "condition": condition, "seed": seed, "train_lengths": [1, 2],
-                     "train": {"steps": 30, "lr": 0.001}},
+    # a complete spec (the listing reads typed runs); the label rides in task_digest to give distinct keys
+    spec = RunSpec(task="reverse", condition=condition, seed=seed, train_lengths=(1, 2), test_lengths=(1, 2, 3, 4),
+                   restriction_m=6, restriction_lengths=(1, 6), layers=1, d_model=16, heads=2, position_scheme="rope",
+                   train=TrainConfig(steps=30, lr=0.001), task_digest=label).to_dict()
+    spec = json.loads(json.dumps(spec))  # as stored: JSON types
+    return {"key": spec_key(spec), "status": status, "reason": "" if status == "ok" else "loss blew up to 9 at step 21 | tb",
+            "spec": spec,
             "best_step": 30 if status == "ok" else 0, "validation_exact": 0.875 if status == "ok" else float("nan"),
             "train_seconds": 1.5, "wall_seconds": 2.25, "measurements": measurements if status == "ok" else [],
             "loss_curve": [[10, 1.25]]}
@@ -100,7 +106,7 @@ def test_snapshot_export_and_import_when_sqlite_is_missing(tmp_path):
 
 
 def test_import_of_a_format_1_json_store(tmp_path):
-    runs = {k * 16: make_run(k * 16, seed=i) for i, k in enumerate("ab")}
+    runs = {run["key"]: run for run in (make_run(k * 16, seed=i) for i, k in enumerate("ab"))}
     (tmp_path / "runs.json").write_text(json.dumps({"format": "lengthgen-runs/1", "runs": runs}))
     loaded = RunStore(tmp_path).load()
     assert {k: without_time(v) for k, v in loaded.items()} == runs
@@ -118,22 +124,28 @@ def test_corrupt_snapshot_is_refused_and_nothing_is_created(tmp_path):
 
 def test_runs_command_lists_and_shows(tmp_path, capsys):
     store = RunStore(tmp_path / "smoke")
-    store.put(make_run("0123456789abcdef"))
-    store.put(make_run("fedcba9876543210", seed=1, status="failed", condition="primary+restriction"))
+    ok_key = store.put(make_run("0123456789abcdef"))["key"]
+    failed_key = store.put(make_run("fedcba9876543210", seed=1, status="failed", condition="primary+restriction"))["key"]
     assert main(["runs", "--suite", "smoke", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     lines = out.splitlines()
-    assert lines[0].split() == ["key", "task", "condition", "seed", "status", "step", "val.", "EM", "wall", "s"]
-    ok_line = next(line for line in lines if line.startswith("0123456789abcdef"))
-    assert ok_line.split() == ["0123456789abcdef", "reverse", "primary", "0", "ok", "30", "0.875", "2.2"]
-    failed_line = next(line for line in lines if line.startswith("fedcba9876543210"))
-    assert failed_line.split()[4:] == ["failed", "—", "—", "2.2"]
-    assert "failed fedcba9876543210: loss blew up to 9 at step 21" in out
+    assert lines[0].split() == ["key", "task", "condition", "seed", "status", "step", "val.", "EM", "wall", "s", "weights"]
+    ok_line = next(line for line in lines if line.startswith(ok_key))
+    assert ok_line.split() == [ok_key, "reverse", "primary", "0", "ok", "30", "0.875", "2.2", "—"]  # no weights saved
+    failed_line = next(line for line in lines if line.startswith(failed_key))
+    assert failed_line.split()[4:] == ["failed", "—", "—", "2.2", "—"]
+    weights = tmp_path / "smoke" / "weights" / f"{ok_key}.pt"
+    weights.parent.mkdir()
+    weights.write_bytes(b"\0" * 3 * 1024)
+    assert main(["runs", "--suite", "smoke", "--out", str(tmp_path)]) == 0
+    again = capsys.readouterr().out
+    assert next(line for line in again.splitlines() if line.startswith(ok_key)).split()[-2:] == ["3", "KiB"]
+    assert f"failed {failed_key}: loss blew up to 9 at step 21" in out
     assert "2 stored runs" in lines[-1] and "0 of the 4 runs of suite 'smoke' are stored (1 failed)" in lines[-1]
 
-    assert main(["runs", "show", "01234567", "--suite", "smoke", "--out", str(tmp_path)]) == 0
+    assert main(["runs", "show", ok_key[:8], "--suite", "smoke", "--out", str(tmp_path)]) == 0
     shown = capsys.readouterr().out
-    assert "run 0123456789abcdef: reverse / primary / seed 0 — ok" in shown
+    assert f"run {ok_key}: reverse / primary / seed 0 — ok" in shown
     assert "train.steps" in shown and "chosen step 30" in shown
     table = [line.split() for line in shown.splitlines() if line.strip()[:1].isdigit()]
     assert table[0] == ["1*", "1", "64", "54", "0.844", "0.950", "0.008", "0.992"]

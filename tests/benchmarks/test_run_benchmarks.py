@@ -1,0 +1,86 @@
+"""Smoke tests: the run-split and time-to-fit benchmarks run in-process on tiny settings and
+report what they claim to (timings themselves are never asserted)."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+
+
+def _load(name: str):
+    spec = importlib.util.spec_from_file_location(f"{name}_benchmark", BENCHMARKS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while the file executes
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_run_split_accounts_for_the_whole_run(capsys):
+    bench = _load("run_split")
+    threads = torch.get_num_threads()
+    splits = bench.main(["--suite", "smoke", "--conditions", "primary", "--steps", "16"])
+    assert torch.get_num_threads() == threads
+    [split] = splits
+    assert split.name == "reverse/primary" and split.steps == 16
+    assert split.validations == 2  # smoke validates every 15 steps: at 15 and at the last step
+    assert set(split.seconds) == set(bench.COLUMNS)
+    for column in ("sampling", "forward_backward", "optimizer", "validation", "evaluation"):
+        assert split.seconds[column] > 0, column
+    # the phases are disjoint parts of the run's wall time, "other" is the rest of it
+    assert split.seconds["other"] >= 0
+    assert sum(split.seconds.values()) == pytest.approx(split.wall)
+    out = capsys.readouterr().out
+    assert "projected to the suite's steps" in out  # smoke has 30 steps, 16 were run
+    assert "evaluation: worst" in out and "sampling: worst" in out
+
+
+def test_run_split_projection_scales_steps_and_validations_only():
+    bench = _load("run_split")
+    seconds = {"sampling": 1.0, "forward_backward": 4.0, "optimizer": 0.5, "validation": 2.0, "evaluation": 3.0,
+               "other": 0.5}
+    split = bench.Split("t/c", steps=100, validations=2, seconds=seconds, wall=sum(seconds.values()))
+    full = split.projected(steps=1000, validations=5)
+    assert full.seconds == {"sampling": 10.0, "forward_backward": 40.0, "optimizer": 5.0, "validation": 5.0,
+                            "evaluation": 3.0, "other": 0.5}
+    assert full.wall == pytest.approx(63.5)
+    assert bench.validations(2000, 250) == 8 and bench.validations(30, 15) == 2 and bench.validations(16, 15) == 2
+
+
+def test_run_split_rejects_an_unknown_task_in_one_line(capsys):
+    bench = _load("run_split")
+    with pytest.raises(SystemExit) as exit:
+        bench.main(["--suite", "smoke", "--tasks", "sort", "--steps", "2"])
+    assert "lengthgen: error: suite 'smoke' has no task sort; choose from reverse" in str(exit.value)
+
+
+def test_time_to_fit_reports_a_fit_and_a_time_out(capsys):
+    bench = _load("time_to_fit")
+    # a threshold of 0.01 is reached at the first validation; a cap of 0.5 s with a threshold
+    # of 1.0 at train length 6 is not (the model cannot fit in a fraction of a second)
+    [fit] = bench.main(["--tasks", "copy", "--train-max", "3", "--check-every", "5", "--threshold", "0.01",
+                        "--cap", "60"])
+    assert fit.fitted and fit.steps == 5 and 0 < fit.seconds < 60 and fit.best_exact >= 0.01
+    [slow] = bench.main(["--tasks", "reverse", "--train-max", "6", "--check-every", "1000", "--threshold", "1.0",
+                         "--cap", "0.5"])
+    assert not slow.fitted and slow.seconds == 0.5 and slow.steps >= 1
+    out = capsys.readouterr().out
+    assert "copy" in out and "did not fit in 0.5 s" in out
+
+
+def test_time_to_fit_rejects_an_unknown_task(capsys):
+    bench = _load("time_to_fit")
+    with pytest.raises(SystemExit):
+        bench.main(["--tasks", "no_such_task"])
+    assert "unknown task(s) no_such_task" in capsys.readouterr().err
+
+
+def test_time_to_fit_skips_a_task_that_cannot_take_the_lengths_and_says_why(capsys):
+    bench = _load("time_to_fit")
+    assert bench.main(["--tasks", "successor", "--train-max", "40", "--cap", "1"]) == []
+    assert "successor                skipped: task 'successor': length 40 is beyond" in capsys.readouterr().out

@@ -1,0 +1,23 @@
+"""The default suite: reverse and sort, primary alone vs primary + restriction auxiliaries (AGK 2025).
+
+Choices were made before looking at any test length: position schemes follow the in-distribution
+fitting times in docs/feasibility.md §5 (the scheme that fits the training range fastest for each
+task), the step budget follows the 10-minute target on 2 cores.
+"""
+
+from verify.suite import DEFAULT_CLAIMS, DEFAULT_CONDITIONS, Suite, TaskPlan
+
+SUITE = Suite(
+    name="default",
+    description="reverse and sort, primary alone vs primary + restriction auxiliaries (AGK 2025)",
+    plans=(
+        TaskPlan("reverse", "rope", "RoPE fits reversal fastest in-distribution (docs/feasibility.md §5); NoPE cannot fit it"),
+        TaskPlan("sort", "none", "NoPE fits sorting fastest in-distribution (docs/feasibility.md §5)"),
+    ),
+    seeds=(0, 1, 2),
+    train_max=8,
+    test_factor=3,
+    steps=2000,
+    conditions=DEFAULT_CONDITIONS,  # primary; primary+restriction
+    claims=DEFAULT_CLAIMS,  # primary+restriction beats primary (per task); the bound holds where consistent
+)
