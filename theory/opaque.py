@@ -42,7 +42,7 @@ import numpy as np
 import sympy as sp
 
 from .language import n
-from .solver import Layout, MissingRead, Solution
+from .solver import Layout, MissingRead, Solution, UnresolvedView
 from .task import SizedTask, TaskDefinitionError
 
 #: lengths at which an opaque definition is run by example when it is made
@@ -59,15 +59,8 @@ class OpaqueTaskError(TaskDefinitionError):
     """Something an opaque task cannot do (e.g. symbolic re-evaluation), or a malformed one."""
 
 
-class MissingSupport(MissingRead):
+class MissingSupport(UnresolvedView):
     """A support rule did not find what it needs in a partial view (the view lacks part of S_t)."""
-
-    def __init__(self, what: str):
-        super().__init__(-1, candidate=False)
-        self.what = what
-
-    def __str__(self) -> str:
-        return self.what
 
 
 def read(view: Mapping[int, int], index: int) -> int:

@@ -124,12 +124,13 @@ def concatenate(batches: list[SequenceBatch], pad: int) -> SequenceBatch:
 
 
 def sample_sequences(task: Task, rng: np.random.Generator, batch: int, lengths: tuple[int, int],
-                     vocab: Vocab, coupled: bool = False) -> SequenceBatch:
-    """A batch whose lengths are drawn uniformly from ``lengths`` (inclusive), one group per length."""
+                     vocab: Vocab, coupled: bool = False, task_token: str | None = None) -> SequenceBatch:
+    """A batch whose lengths are drawn uniformly from ``lengths`` (inclusive), one group per length;
+    ``task_token`` as for ``serialize``."""
     lo, hi = lengths
     drawn = rng.integers(lo, hi + 1, size=batch)
     groups = []
     for nv in np.unique(drawn):
         inputs, sol = task.generate(rng, int((drawn == nv).sum()), int(nv), support=False)
-        groups.append(serialize(task, inputs, sol.outputs, vocab, coupled=coupled))
+        groups.append(serialize(task, inputs, sol.outputs, vocab, task_token, coupled=coupled))
     return concatenate(groups, vocab.pad)

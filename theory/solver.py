@@ -40,6 +40,18 @@ class MissingRead(KeyError):
         self.candidate = candidate
 
 
+class UnresolvedView(MissingRead):
+    """A partial view does not determine what was asked, for a reason wider than one missing position
+    (the message says which); re-solvers treat it like ``MissingRead``."""
+
+    def __init__(self, why: str):
+        super().__init__(-1, candidate=False)
+        self.why = why
+
+    def __str__(self) -> str:
+        return self.why
+
+
 class RuleEvaluationError(ValueError):
     """The rule did something impossible on concrete data (e.g. an index out of range)."""
 

@@ -42,7 +42,8 @@ import numpy as np
 import sympy as sp
 
 from .language import ContentOperator, n, t, y
-from .solver import Inconsistent, Layout, MissingRead, MissingState, RuleEvaluationError, evaluate_partial
+from .solver import (Inconsistent, Layout, MissingRead, MissingState, RuleEvaluationError, UnresolvedView,
+                     evaluate_partial)
 
 #: enumerate every instance of a length when there are at most this many
 EXHAUSTIVE_LIMIT = 200_000
@@ -59,15 +60,8 @@ MAX_POOL = 10
 MAX_BRANCHES = 20_000
 
 
-class Undetermined(MissingRead):
+class Undetermined(UnresolvedView):
     """A partial view does not determine the output: no completion, or completions that disagree."""
-
-    def __init__(self, why: str):
-        super().__init__(-1, candidate=False)
-        self.why = why
-
-    def __str__(self) -> str:
-        return self.why
 
 
 @dataclass(frozen=True)

@@ -63,6 +63,9 @@ def length_rows(run: StoredRun, train_max: int) -> list[dict]:
             "error": err, "error_lo": 1 - em_hi, "token_accuracy": m.token_accuracy,
             "restriction_error": eps, "restriction_error_hi": eps_hi, "consistency": cons,
             "inconsistency_hi": inconsistency_hi,
+            # where answers first go wrong (output index, median over the wrong instances; NaN if none)
+            "first_error_median": m.first_error_median(),
+            "first_error_counts": " ".join(map(str, m.first_errors)),
             "bound_assuming_consistency": error_bound(m.outputs, eps, 1.0),
             "bound_assuming_consistency_hi": error_bound(m.outputs, eps_hi, 1.0),
             "bound": error_bound(m.outputs, eps, cons),

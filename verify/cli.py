@@ -332,6 +332,7 @@ def _num(value, fmt: str) -> str:
 
 def _runs(args: argparse.Namespace) -> int:
     from .run import weights_path
+    from .spec import Measurement
     from .store import RunStore, StoreError
     from .suite import load_suite
 
@@ -380,13 +381,16 @@ def _runs(args: argparse.Namespace) -> int:
         print(f"  {name:26s} {value}")
     if r.get("measurements"):
         lo, hi = s["train_lengths"]
-        print("measurements (* = training length; ε = restriction error, c = restriction consistency):")
-        print(f"  {'N':>4s}  {'r(N)':>4s} {'instances':>9s} {'exact':>6s} {'EM':>6s} {'tok. acc':>8s} {'ε(N)':>6s} {'c(N)':>6s}")
+        print("measurements (* = training length; ε = restriction error, c = restriction consistency; "
+              "1st err = median output index of the first error among wrong instances):")
+        print(f"  {'N':>4s}  {'r(N)':>4s} {'instances':>9s} {'exact':>6s} {'EM':>6s} {'tok. acc':>8s} {'ε(N)':>6s} "
+              f"{'c(N)':>6s} {'1st err':>7s}")
         for m in r["measurements"]:
             n_restr = max(m["restrictions"], 1)
+            median = Measurement(**m).first_error_median()
             print(f"  {m['length']:>3d}{'*' if lo <= m['length'] <= hi else ' '}  {m['outputs']:>4d} {m['instances']:>9d} "
                   f"{m['exact']:>6d} {m['exact'] / max(m['instances'], 1):>6.3f} {m['token_accuracy']:>8.3f} "
-                  f"{m['restriction_errors'] / n_restr:>6.3f} {m['consistent'] / n_restr:>6.3f}")
+                  f"{m['restriction_errors'] / n_restr:>6.3f} {m['consistent'] / n_restr:>6.3f} {_num(median, '.0f'):>7s}")
     return 0
 
 

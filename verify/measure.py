@@ -80,9 +80,24 @@ class LengthMeasurement:
     restrictions: int
     restriction_errors: int
     consistent: int
+    #: first_errors[t]: instances whose first wrong output is y[t] (exact instances are in none)
+    first_errors: tuple[int, ...] = ()
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def first_error_histogram(pred: np.ndarray, batch: SequenceBatch) -> tuple[int, ...]:
+    """Per output index t, how many rows first go wrong at y[t] (teacher forced: the first wrong
+    argmax is where greedy decoding first diverges).  All rows of ``batch`` have one length."""
+    targets = batch.tokens[:, 1:]
+    supervised = batch.mask[:, 1:]
+    wrong = (pred != targets) & supervised
+    r = int(supervised[0].sum())
+    first_slot = int(np.argmax(supervised[0]))
+    rows = wrong.any(axis=1)
+    first = np.argmax(wrong[rows], axis=1) - first_slot  # output index of the first wrong slot
+    return tuple(int(c) for c in np.bincount(first, minlength=r))
 
 
 def measure_length(model: torch.nn.Module, task: Task, restriction: RestrictionTask | None, vocab: Vocab,
@@ -109,4 +124,5 @@ def measure_length(model: torch.nn.Module, task: Task, restriction: RestrictionT
         errors += int((answer_r != target).sum())
         consistent += int((answer_r == answer_full).sum())
         total += len(last)
-    return LengthMeasurement(length, task.r(length), instances, int(em.sum()), float(acc.mean()), total, errors, consistent)
+    return LengthMeasurement(length, task.r(length), instances, int(em.sum()), float(acc.mean()), total, errors, consistent,
+                             first_error_histogram(pred_full, full))

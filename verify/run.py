@@ -27,7 +27,7 @@ from auxtasks.derive import derive
 from auxtasks.restriction import RestrictionTask
 from auxtasks.derive import resolve_task
 from theory.structure import structure_profile
-from theory.serialize import Vocab, concatenate, sample_sequences, serialize
+from theory.serialize import Vocab, sample_sequences, serialize
 
 from .measure import exact_match, measure_length, predictions
 from .model import ModelConfig, Transformer
@@ -136,17 +136,7 @@ def load_parent(model: torch.nn.Module, path: Path) -> None:
 
 
 def _sampler(task, item: MixtureItem, vocab: Vocab):
-    if item.token == task.name:
-        return lambda rng, k: sample_sequences(task, rng, k, item.lengths, vocab)
-
-    def sample(rng, k):  # sample_sequences with another task token
-        drawn = rng.integers(item.lengths[0], item.lengths[1] + 1, size=k)
-        groups = []
-        for nv in np.unique(drawn):
-            inputs, sol = task.generate(rng, int((drawn == nv).sum()), int(nv), support=False)
-            groups.append(serialize(task, inputs, sol.outputs, vocab, task_token=item.token))
-        return concatenate(groups, vocab.pad)
-    return sample
+    return lambda rng, k: sample_sequences(task, rng, k, item.lengths, vocab, task_token=item.token)
 
 
 def build(spec: RunSpec, weights: Path | None = None):
@@ -187,15 +177,19 @@ def build(spec: RunSpec, weights: Path | None = None):
                                        f"({spec.init_from.condition}), whose weights are not saved; run the suite "
                                        "again: the runner recomputes the parent first")
         load_parent(model, weights_path(weights, spec.init_from.key))
+    # rows of the primary and of plain tasks are independent draws, so they are sampled 16 steps at a
+    # time (verify.train._Pool: sampling was up to 9% of a step for sort); restrictions draw one N per
+    # batch and keep per-step sampling
     sources = [Source(task.name, 1.0,
-                      lambda rng, k: sample_sequences(task, rng, k, spec.train_lengths, vocab, coupled=coupled))]
+                      lambda rng, k: sample_sequences(task, rng, k, spec.train_lengths, vocab, coupled=coupled),
+                      independent_rows=True)]
     for item, item_task in items:
         if item.kind == "restriction":
             training = RestrictionTask(task, spec.restriction_m, item.lengths, coupled=coupled)
             sources.append(Source(f"{task.name}-restriction", item.weight,
                                   lambda rng, k, r=training: r.sample(rng, k, vocab)))
         else:
-            sources.append(Source(item.source, item.weight, _sampler(item_task, item, vocab)))
+            sources.append(Source(item.source, item.weight, _sampler(item_task, item, vocab), independent_rows=True))
     return task, restriction, vocab, model, sources
 
 

@@ -76,8 +76,9 @@ class RunSpec:
     eval_instances: int = 512
     validation_instances: int = 256
     # bump when serialization or derivation changes, so stored results stop matching
-    # (4: the mixture replaced the list of derived auxiliary names; stages; weights kept)
-    data_format: int = 4
+    # (4: the mixture replaced the list of derived auxiliary names; stages; weights kept;
+    #  5: primary and plain-task rows drawn 16 steps at a time, shuffled — same distribution, other draws)
+    data_format: int = 5
     #: ``theory.task.definition_digest`` of the task: editing a task file changes the key
     task_digest: str = ""
 
@@ -120,6 +121,23 @@ class Measurement:
     restrictions: int
     restriction_errors: int
     consistent: int
+    #: first_errors[t]: instances whose first wrong output is y[t]; empty in runs stored before it was measured
+    first_errors: tuple[int, ...] = ()
+
+    def __post_init__(self):
+        object.__setattr__(self, "first_errors", tuple(self.first_errors))
+
+    def first_error_median(self) -> float:
+        """Median output index of the first error among the wrong instances (NaN if none or not measured)."""
+        total = sum(self.first_errors)
+        if total == 0:
+            return float("nan")
+        seen = 0
+        for t, count in enumerate(self.first_errors):
+            seen += count
+            if 2 * seen >= total:
+                return float(t)
+        return float(len(self.first_errors) - 1)  # not reached: the counts sum to total
 
 
 @dataclass(frozen=True)

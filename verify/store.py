@@ -329,6 +329,12 @@ def _run_problem(run: dict) -> str | None:
         if m["restriction_errors"] > m["restrictions"] or m["consistent"] > m["restrictions"]:
             return (f"{at}, restriction_errors = {m['restriction_errors']} and consistent = {m['consistent']} must "
                     f"not exceed restrictions = {m['restrictions']}")
+        first = m.get("first_errors", [])  # absent in runs stored before it was measured
+        if not isinstance(first, (list, tuple)) or not all(_is_count(c) for c in first):
+            return f"{at}, first_errors = {first!r} is not a list of counts"
+        if first and (len(first) != m["outputs"] or sum(first) != m["instances"] - m["exact"]):
+            return (f"{at}, first_errors has {len(first)} entries summing to {sum(first)}; it needs one per output "
+                    f"({m['outputs']}) summing to the wrong instances ({m['instances'] - m['exact']})")
     return None
 
 

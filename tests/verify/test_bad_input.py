@@ -110,6 +110,8 @@ TAMPERINGS = {
     "NaN accuracy": (lambda run: run["measurements"][2].update(token_accuracy=float("nan")), "token_accuracy = nan"),
     "ok without a score": (lambda run: run.update(validation_exact=None), "stored as ok but has no validation score"),
     "unknown status": (lambda run: run.update(status="great"), "its status is 'great'"),
+    "first errors that do not add up": (lambda run: run["measurements"][1].update(first_errors=[1, 99]),
+                                        "first_errors has 2 entries summing to 100"),
 }
 
 

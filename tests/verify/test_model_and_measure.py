@@ -7,7 +7,7 @@ import torch
 from theory.catalogue import CATALOGUE
 from theory.serialize import Vocab, sample_sequences, serialize
 from verify.batches import IGNORE, to_model_batch
-from verify.measure import exact_match, greedy_decode, predictions
+from verify.measure import exact_match, first_error_histogram, greedy_decode, predictions
 from verify.model import POSITION_SCHEMES, ModelConfig, Transformer
 from verify.train import Source, TrainConfig, TrainingDiverged, train
 
@@ -99,6 +99,11 @@ def test_teacher_forced_exact_match_equals_greedy_decoding():
         greedy_em = (generated == batch.tokens[:, -length:]).all(axis=1)
         np.testing.assert_array_equal(em, greedy_em)
         agreements.append(em.mean())
+        # the first wrong teacher-forced argmax is where greedy decoding first diverges
+        wrong = generated != batch.tokens[:, -length:]
+        diverged = wrong.any(axis=1)
+        expected = np.bincount(np.argmax(wrong[diverged], axis=1), minlength=length)
+        assert first_error_histogram(predictions(model, batch), batch) == tuple(expected)
     # the check is only informative if the model gets some instances right and some wrong
     assert 0 < np.mean(agreements) < 1, agreements
 
@@ -205,3 +210,16 @@ def test_chunked_forward_passes_give_the_same_logits_as_one_pass():
             assert torch.equal(parts, whole), chunk
     np.testing.assert_array_equal(predictions(model, batch), whole.argmax(-1).numpy())
     np.testing.assert_array_equal(predictions(model, batch, chunk=len(batch)), whole.argmax(-1).numpy())
+
+
+def test_first_error_histogram_counts_each_wrong_row_once_at_its_first_error():
+    tokens = np.array([[9, 1, 2, 3, 4]] * 4)
+    mask = np.array([[False, False, True, True, True]] * 4)
+    from theory.serialize import SequenceBatch
+    batch = SequenceBatch(tokens, np.tile(np.arange(5), (4, 1)), mask)
+    # predictions per slot q (for token q+1): slots 1..3 predict the three outputs
+    pred = np.array([[0, 2, 3, 4],    # all right
+                     [0, 2, 0, 0],    # first wrong at y[1], wrong again at y[2]: counted once
+                     [0, 7, 3, 4],    # first wrong at y[0]
+                     [5, 2, 3, 0]])   # slot 0 is not supervised; first wrong at y[2]
+    assert first_error_histogram(pred, batch) == (1, 1, 1)

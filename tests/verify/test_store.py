@@ -14,7 +14,9 @@ from verify.store import FORMAT, RunStore, StoreError, spec_key
 def make_run(label: str, seed: int = 0, status: str = "ok", condition: str = "primary") -> dict:
     """A hand-made run; ``label`` goes into its spec, and its key is the spec's hash (as the store checks)."""
     measurements = [{"length": n, "outputs": n, "instances": 64, "exact": 64 - 10 * n, "token_accuracy": 1 - 0.05 * n,
-                     "restrictions": 128, "restriction_errors": n, "consistent": 128 - n} for n in range(1, 5)]
+                     "restrictions": 128, "restriction_errors": n, "consistent": 128 - n,
+                     # the 10n wrong instances: first wrong at the last output, except one at y[0]
+                     "first_errors": [1] + [0] * (n - 2) + [10 * n - 1] if n > 1 else [10]} for n in range(1, 5)]
     # a complete spec (the listing reads typed runs); the label rides in task_digest to give distinct keys
     spec = RunSpec(task="reverse", condition=condition, seed=seed, train_lengths=(1, 2), test_lengths=(1, 2, 3, 4),
                    restriction_m=6, restriction_lengths=(1, 6), layers=1, d_model=16, heads=2, position_scheme="rope",
@@ -148,7 +150,8 @@ def test_runs_command_lists_and_shows(tmp_path, capsys):
     assert f"run {ok_key}: reverse / primary / seed 0 — ok" in shown
     assert "train.steps" in shown and "chosen step 30" in shown
     table = [line.split() for line in shown.splitlines() if line.strip()[:1].isdigit()]
-    assert table[0] == ["1*", "1", "64", "54", "0.844", "0.950", "0.008", "0.992"]
+    assert table[0] == ["1*", "1", "64", "54", "0.844", "0.950", "0.008", "0.992", "0"]
+    assert table[3][-1] == "3"  # median first error among the 40 wrong instances of length 4: the last output
     assert [row[0] for row in table] == ["1*", "2*", "3", "4"]
 
 
