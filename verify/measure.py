@@ -2,7 +2,9 @@
 
 Exact match comes from one teacher-forced forward pass: greedy decoding reproduces the target iff
 the argmax at every output slot equals the target (the first divergence is the same), so the two
-are identical; a test checks it against real greedy decoding.
+are identical; a test checks it against real greedy decoding.  Scheme ``predicted`` is the
+exception: its output ids are the model's own, so its exact match is measured by real greedy
+decoding (``decode_with_predicted_ids``), batched over the instances of one length.
 
 At length N, from the same full instances z:
 * exact match and per-token accuracy of the primary answer;
@@ -70,6 +72,41 @@ def greedy_decode(model: torch.nn.Module, batch: SequenceBatch) -> np.ndarray:
     return tokens[:, first:].numpy()
 
 
+@torch.inference_mode()
+def decode_with_predicted_ids(model: torch.nn.Module, batch: SequenceBatch,
+                              chunk: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Scheme ``predicted``: the outputs and their ids as the model generates them, (B, r) each.
+
+    Every row of ``batch`` has one length; the prompt keeps its own ids (computable from the prompt),
+    every output id is the model's argmax next id (``verify.model.predicted_positions_decode``),
+    never the true one: no teacher forcing, since the ids fed back are the model's.  Rows run
+    ``chunk`` at a time (default: about ``CHUNK_TOKENS`` tokens per pass)."""
+    from .model import predicted_positions_decode
+
+    first = int(np.argmax(batch.mask[0]))
+    if not (batch.mask.argmax(axis=1) == first).all() or not batch.mask[:, first:].all():
+        raise ValueError("decode_with_predicted_ids needs one length per batch (outputs last, no padding)")
+    steps = batch.tokens.shape[1] - first
+    if chunk is None:
+        chunk = max(1, CHUNK_TOKENS // max(1, batch.tokens.shape[1] - 1))
+    tokens, ids = [], []
+    for s in range(0, len(batch), chunk):
+        out_tokens, out_ids = predicted_positions_decode(model, torch.from_numpy(batch.tokens[s:s + chunk, :first].copy()),
+                                                         torch.from_numpy(batch.positions[s:s + chunk, :first].copy()), steps)
+        tokens.append(out_tokens.numpy())
+        ids.append(out_ids.numpy())
+    return np.concatenate(tokens), np.concatenate(ids)
+
+
+def decoded_as_predictions(decoded: np.ndarray, batch: SequenceBatch) -> np.ndarray:
+    """Generated outputs laid out like ``predictions`` (slot q holds the token for q+1), so
+    ``exact_match`` and ``first_error_histogram`` read them; slots before the outputs hold -1."""
+    first = int(np.argmax(batch.mask[0]))
+    pred = np.full((len(batch), batch.tokens.shape[1] - 1), -1, dtype=np.int64)
+    pred[:, first - 1:] = decoded
+    return pred
+
+
 @dataclass
 class LengthMeasurement:
     length: int
@@ -82,9 +119,14 @@ class LengthMeasurement:
     consistent: int
     #: first_errors[t]: instances whose first wrong output is y[t] (exact instances are in none)
     first_errors: tuple[int, ...] = ()
+    #: scheme ``predicted`` only: outputs (of instances × r) whose generated id is the true coupled id
+    ids_right: int | None = None
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        d = asdict(self)
+        if d["ids_right"] is None:  # other schemes store exactly what they stored before
+            del d["ids_right"]
+        return d
 
 
 def first_error_histogram(pred: np.ndarray, batch: SequenceBatch) -> tuple[int, ...]:
@@ -101,17 +143,37 @@ def first_error_histogram(pred: np.ndarray, batch: SequenceBatch) -> tuple[int, 
 
 
 def measure_length(model: torch.nn.Module, task: Task, restriction: RestrictionTask | None, vocab: Vocab,
-                   length: int, instances: int, seed: int, coupled: bool = False) -> LengthMeasurement:
+                   length: int, instances: int, seed: int, coupled: bool = False,
+                   predicted: bool = False) -> LengthMeasurement:
     """All measurements at one length on a fixed evaluation set (same seed -> same instances).
 
     Without a restriction task (unbounded support) ε(N) and c(N) are not measured (0 restrictions).
     ``coupled``: instances carry the coupled position ids (the `coupled` position scheme).
+
+    ``predicted`` (scheme ``predicted``; implies coupled ids): exact match, token accuracy and first
+    errors come from greedy decoding in which the model supplies every output's id
+    (``decode_with_predicted_ids``), and ``ids_right`` counts the generated ids equal to the true
+    coupled ids.  ε(N) and c(N) are measured teacher-forced with the *true* coupled ids, on the
+    restriction and on the full instance alike: a restriction R(z, p, m) is defined on the instance,
+    ids included, so it asks whether the model reads the right tokens given the right ids, not
+    whether it predicts the ids.
     """
+    coupled = coupled or predicted
     rng = np.random.default_rng(seed)
     inputs, sol = task.generate(rng, instances, length)
     full = serialize(task, inputs, sol.outputs, vocab, coupled=coupled)
     pred_full = predictions(model, full)
-    em, acc = exact_match(pred_full, full)
+    ids_right = None
+    if predicted:
+        decoded, decoded_ids = decode_with_predicted_ids(model, full)
+        first = int(np.argmax(full.mask[0]))
+        ids_right = int((decoded_ids == full.positions[:, first:]).sum())
+        pred_free = decoded_as_predictions(decoded, full)
+        em, acc = exact_match(pred_free, full)
+        first_errors = first_error_histogram(pred_free, full)
+    else:
+        em, acc = exact_match(pred_full, full)
+        first_errors = first_error_histogram(pred_full, full)
 
     errors = consistent = total = 0
     for _ in range(RESTRICTIONS_PER_INSTANCE if restriction is not None else 0):
@@ -125,4 +187,4 @@ def measure_length(model: torch.nn.Module, task: Task, restriction: RestrictionT
         consistent += int((answer_r == answer_full).sum())
         total += len(last)
     return LengthMeasurement(length, task.r(length), instances, int(em.sum()), float(acc.mean()), total, errors, consistent,
-                             first_error_histogram(pred_full, full))
+                             first_errors, ids_right)

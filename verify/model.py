@@ -28,12 +28,18 @@ Position schemes:
 growing like log n so attention stays as sharp on long inputs as on short ones.  Sources: the
 length-dependent ("tempered") softmax of task hinting (Awasthi & Gupta 2023), i.e. the log-n
 attention-scaling trick (Chiang & Cholak 2022).
+
+Hook points (``HOOK_POINTS``, end of this module): ``blocks.{i}.attn.pattern`` and
+``blocks.{i}.attn.head_out`` are read with ``record_activations`` and overwritten with
+``patch_activations``; with neither active the fused attention runs unchanged.
 """
 
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
+from typing import Callable, Iterator
 
 import torch
 import torch.nn as nn
@@ -109,6 +115,10 @@ class Block(nn.Module):
         self.proj = nn.Linear(cfg.d_model, cfg.d_model, bias=False)
         self.ln2 = nn.LayerNorm(cfg.d_model)
         self.mlp = nn.Sequential(nn.Linear(cfg.d_model, 4 * cfg.d_model), nn.GELU(), nn.Linear(4 * cfg.d_model, cfg.d_model))
+        # hook points (``record_activations`` / ``patch_activations`` fill these for the length of a
+        # ``with``): local hook name -> list the tensors go to / function applied; empty = fast path
+        self.recording: dict[str, list[torch.Tensor]] = {}
+        self.patching: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {}
 
     def forward(self, h: torch.Tensor, rope: tuple[torch.Tensor, torch.Tensor] | None,
                 bias: torch.Tensor | None = None, q_scale: torch.Tensor | None = None) -> torch.Tensor:
@@ -119,12 +129,42 @@ class Block(nn.Module):
             q, k = _rotate(qkv[:2], *rope).unbind(0)
         if q_scale is not None:  # q·k is linear in q: scaling q scales that query's logits
             q = q * q_scale
-        if bias is None:
+        if self.recording or self.patching:
+            att = self._hooked_attention(q, k, v, bias)
+        elif bias is None:
             att = F.scaled_dot_product_attention(q, k, v, is_causal=True)
         else:  # the causal mask is folded into the float bias (-inf above the diagonal)
             att = F.scaled_dot_product_attention(q, k, v, attn_mask=bias)
         h = h + self.proj(att.transpose(1, 2).reshape(B, L, D))
         return h + self.mlp(self.ln2(h))
+
+    def _hook(self, name: str, x: torch.Tensor) -> torch.Tensor:
+        if name in self.patching:
+            x = self.patching[name](x)
+        if name in self.recording:
+            self.recording[name].append(x.detach())
+        return x
+
+    def _hooked_attention(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
+                          bias: torch.Tensor | None) -> torch.Tensor:
+        """Attention with the hook points: the per-head outputs (B, H, L, d_head) always, the
+        pattern (B, H, Lq, Lk) only when it is recorded or patched; then it is computed explicitly
+        (the fused kernel never materializes it), the same logits the fused kernel uses."""
+        if "attn.pattern" in self.recording or "attn.pattern" in self.patching:
+            L = q.shape[2]
+            logits = (q @ k.transpose(-2, -1)) / math.sqrt(q.shape[-1])
+            if bias is None:
+                future = torch.ones(L, L, dtype=torch.bool, device=q.device).triu(1)
+                logits = logits.masked_fill(future, float("-inf"))
+            else:  # already holds -inf above the diagonal
+                logits = logits + bias
+            pattern = self._hook("attn.pattern", logits.softmax(dim=-1))
+            att = pattern @ v
+        elif bias is None:
+            att = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        else:
+            att = F.scaled_dot_product_attention(q, k, v, attn_mask=bias)
+        return self._hook("attn.head_out", att)
 
 
 class Transformer(nn.Module):
@@ -229,3 +269,57 @@ def predicted_positions_decode(model: Transformer, prefix_tokens: torch.Tensor, 
 
 def parameter_count(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
+
+
+# ------------------------------------------------------------------------------------ hook points
+# Named points inside each block that can be read or overwritten (the TransformerLens habit), used
+# by ``verify.probes``.  With no hook active a block runs the fused attention kernel exactly as
+# before; a hook only changes the path of the blocks it names.
+
+HOOK_POINTS = ("attn.pattern", "attn.head_out")  # (B, H, Lq, Lk) attention weights; (B, H, L, d_head) per-head outputs
+
+
+def hook_names(model: Transformer) -> list[str]:
+    """Every hook point of ``model``: ``blocks.{i}.attn.pattern``, ``blocks.{i}.attn.head_out``."""
+    return [f"blocks.{i}.{point}" for i in range(len(model.blocks)) for point in HOOK_POINTS]
+
+
+def _split_hook_name(model: Transformer, name: str) -> tuple[Block, str]:
+    prefix, _, point = name.partition(".")
+    index, _, point = point.partition(".")
+    if prefix != "blocks" or not index.isdigit() or int(index) >= len(model.blocks) or point not in HOOK_POINTS:
+        raise ValueError(f"unknown hook point {name!r}; the model has {', '.join(hook_names(model))}")
+    return model.blocks[int(index)], point
+
+
+@contextmanager
+def record_activations(model: Transformer, names) -> Iterator[dict[str, list[torch.Tensor]]]:
+    """``with record_activations(model, names) as cache:`` — every forward pass inside the ``with``
+    appends each named tensor (detached) to ``cache[name]``, one entry per pass in call order
+    (``verify.measure.predictions`` runs one pass per chunk of rows)."""
+    cache = {name: [] for name in names}
+    targets = [(*_split_hook_name(model, name), name) for name in cache]
+    saved = [(block, dict(block.recording)) for block in model.blocks]
+    try:
+        for block, point, name in targets:
+            block.recording[point] = cache[name]
+        yield cache
+    finally:
+        for block, recording in saved:
+            block.recording = recording
+
+
+@contextmanager
+def patch_activations(model: Transformer, functions: dict[str, Callable[[torch.Tensor], torch.Tensor]]) -> Iterator[None]:
+    """``with patch_activations(model, {"blocks.0.attn.head_out": fn}):`` — inside the ``with`` the
+    named tensor is replaced by ``fn(tensor)`` in every forward pass (same shape); a recorded hook
+    point records the patched value."""
+    targets = [(*_split_hook_name(model, name), fn) for name, fn in functions.items()]
+    saved = [(block, dict(block.patching)) for block in model.blocks]
+    try:
+        for block, point, fn in targets:
+            block.patching[point] = fn
+        yield
+    finally:
+        for block, patching in saved:
+            block.patching = patching

@@ -11,6 +11,10 @@ stage (``spec.init_from``) starts from its parent's saved weights (``weights/<pa
 its vocabulary is the parent's with any new task tokens appended, so every parent tensor is
 copied into the first rows of the child's.  The chosen checkpoint comes back in
 ``RunResult.state`` for the runner to save; it is not part of the stored result.
+
+Scheme ``predicted`` trains on coupled ids like ``coupled`` plus the next-id loss
+(``verify.train``); validation and the exact match it reports decode with the model's own ids
+(``verify.measure.decode_with_predicted_ids``), restrictions are measured with the true ids.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from auxtasks.derive import resolve_task
 from theory.structure import structure_profile
 from theory.serialize import Vocab, sample_sequences, serialize
 
-from .measure import exact_match, measure_length, predictions
+from .measure import decode_with_predicted_ids, decoded_as_predictions, exact_match, measure_length, predictions
 from .model import ModelConfig, Transformer
 from .spec import MixtureItem, RunSpec  # noqa: F401  (RunSpec re-exported)
 from .suite import SuiteError
@@ -37,6 +41,8 @@ from .train import Source, TrainingDiverged, train
 
 VALIDATION_SEED = 7_000_000  # validation instances: training lengths only, never test lengths
 EVALUATION_SEED = 9_000_000  # one fixed evaluation set per length, shared by every run
+#: schemes whose data carry the coupled ids; ``predicted`` trains on them and is measured with its own
+COUPLED_SCHEMES = ("coupled", "predicted")
 
 
 @dataclass
@@ -143,23 +149,18 @@ def build(spec: RunSpec, weights: Path | None = None):
     """The task, measuring restriction (None if the support is unbounded), vocabulary, model, sources.
 
     A stage's model starts from its parent's weights under ``weights`` (the store directory)."""
-    if spec.position_scheme == "predicted":
-        # the model has the position head (verify/model.py), but training does not yet add the
-        # position loss nor decode with predicted ids; running it would silently be `coupled`
-        raise SuiteError("position scheme 'predicted' is available in the model but runs do not yet train its "
-                         "position head; use coupled, none, learned, rope, sinusoidal or alibi")
     task = resolve_task(spec.task)
     profile = structure_profile(task)  # once per run: it samples instances at several lengths
-    coupled = spec.position_scheme == "coupled"
+    coupled = spec.position_scheme in COUPLED_SCHEMES
     if coupled and profile.coupling.index is None:
-        raise SuiteError(f"position scheme 'coupled' needs a rule with a positional coupling; {task.name!r} has none "
+        raise SuiteError(f"position scheme {spec.position_scheme!r} needs a rule with a positional coupling; {task.name!r} has none "
                          f"({profile.coupling.note})")
     for length in (*spec.train_lengths, *spec.test_lengths, *spec.restriction_lengths):
         task.check_length(length)
     restriction = (RestrictionTask(task, spec.restriction_m, spec.restriction_lengths, coupled=coupled)
                    if profile.bounded else None)
     if coupled and any(item.kind != "restriction" for item in spec.mixture):
-        raise SuiteError("position scheme 'coupled' supports restriction items only (other tasks have no coupling "
+        raise SuiteError(f"position scheme {spec.position_scheme!r} supports restriction items only (other tasks have no coupling "
                          "of their own)")
     if any(item.kind == "restriction" for item in spec.mixture) and restriction is None:
         raise SuiteError(f"task {task.name!r} has no restriction family: its support grows with n ({profile.sparsity()})")
@@ -202,10 +203,13 @@ def execute(spec: RunSpec, progress=None, weights: Path | None = None) -> RunRes
     validation = []
     for length in range(lo, hi + 1):
         inputs, sol = task.generate(val_rng, spec.validation_instances, length)
-        validation.append(serialize(task, inputs, sol.outputs, vocab, coupled=spec.position_scheme == "coupled"))
+        validation.append(serialize(task, inputs, sol.outputs, vocab, coupled=spec.position_scheme in COUPLED_SCHEMES))
 
     def validate(m: torch.nn.Module) -> tuple[float, float]:
-        scores = [exact_match(predictions(m, b), b) for b in validation]
+        if spec.position_scheme == "predicted":  # the same decoding as the measurement: the model's own ids
+            scores = [exact_match(decoded_as_predictions(decode_with_predicted_ids(m, b)[0], b), b) for b in validation]
+        else:
+            scores = [exact_match(predictions(m, b), b) for b in validation]
         return float(np.mean([em.mean() for em, _ in scores])), float(np.mean([acc.mean() for _, acc in scores]))
 
     result = RunResult(spec.to_dict(), spec.key, "ok")
@@ -223,7 +227,7 @@ def execute(spec: RunSpec, progress=None, weights: Path | None = None) -> RunRes
     result.state = {name: t.detach().clone() for name, t in model.state_dict().items()}  # the chosen checkpoint
     for length in spec.test_lengths:
         m = measure_length(model, task, restriction, vocab, length, spec.eval_instances, EVALUATION_SEED + length,
-                           coupled=spec.position_scheme == "coupled")
+                           coupled=spec.position_scheme == "coupled", predicted=spec.position_scheme == "predicted")
         result.measurements.append(m.to_dict())
     result.wall_seconds = time.perf_counter() - started
     return result

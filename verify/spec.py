@@ -123,6 +123,8 @@ class Measurement:
     consistent: int
     #: first_errors[t]: instances whose first wrong output is y[t]; empty in runs stored before it was measured
     first_errors: tuple[int, ...] = ()
+    #: scheme ``predicted`` only: outputs whose generated position id is the true coupled id (of instances × outputs)
+    ids_right: int | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "first_errors", tuple(self.first_errors))

@@ -40,9 +40,9 @@ from .spec import MixtureItem, RunSpec, TrainConfig
 from theory.task import definition_digest  # the run key hashes what the task *is*, not only its name
 
 SUITES_DIR = Path(__file__).parent / "suites"
-#: the values of ``RunSpec.position_scheme`` runs can train (``verify.model.POSITION_SCHEMES`` minus
-#: ``predicted``, whose position head runs do not train yet); kept here so loading a suite needs no torch
-RUNNABLE_SCHEMES = ("none", "learned", "rope", "sinusoidal", "alibi", "coupled")
+#: the values of ``RunSpec.position_scheme`` runs can train (``verify.model.POSITION_SCHEMES``; a test
+#: checks they agree); kept here so loading a suite needs no torch
+RUNNABLE_SCHEMES = ("none", "learned", "rope", "sinusoidal", "alibi", "coupled", "predicted")
 RESTRICTION = "restriction"
 
 
@@ -368,7 +368,7 @@ def build_spec(task, task_ref: str, condition: Condition, seed: int, train_max: 
                    heads=heads, position_scheme=position_scheme,
                    train=TrainConfig(steps=steps, eval_every=eval_every,
                                      data_seed=1000 + seed if data_seed is None else data_seed, model_seed=seed,
-                                     max_position_offset=32 if position_scheme in ("learned", "coupled") else 0),
+                                     max_position_offset=32 if position_scheme in ("learned", "coupled", "predicted") else 0),
                    mixture=mixture, init_from=parent, eval_instances=eval_instances,
                    validation_instances=validation_instances, task_digest=definition_digest(task))
 

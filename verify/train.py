@@ -7,6 +7,12 @@ a primary instance (r tokens).  ``validate`` is called every ``eval_every`` step
 at training lengths only; the best-scoring state (latest on ties) is the one returned.
 A loss that becomes NaN/inf or blows up stops the run with ``TrainingDiverged``.
 
+A model with a position head (scheme ``predicted``) is also trained to predict the coupled id of
+the next token at every supervised slot: that cross-entropy (``POSITION_LOSS_WEIGHT`` = 1) is added
+to the token cross-entropy slot by slot, so each source's loss is its mean over its own supervised
+slots of token + id loss (``verify.model.position_loss`` per source).  The ids carry the same
+random offset as the inputs.
+
 Where the time goes is recorded per phase in ``TrainResult.phase_seconds`` (``PHASES``: drawing
 and assembling batches, forward + loss + backward, clipping + optimizer, validation with the
 checkpoint copy); ``benchmarks/run_split.py`` prints it.  AdamW and the clipping use the
@@ -50,6 +56,9 @@ class Source:
 
 
 POOL_STEPS = 16  # steps' worth of rows an independent-rows source draws at once
+#: scheme ``predicted``: weight of the next-id cross-entropy added to the token cross-entropy at
+#: every supervised slot: token and id errors count alike (a choice, not tuned)
+POSITION_LOSS_WEIGHT = 1.0
 
 
 class _Pool:
@@ -122,6 +131,7 @@ def train(model: torch.nn.Module, sources: list[Source], cfg: TrainConfig, pad: 
     early_loss = None
     phases = result.phase_seconds
     clock = time.perf_counter
+    predicts_ids = getattr(model, "position_head", None) is not None  # position scheme `predicted`
     for step in range(1, cfg.steps + 1):
         tick = clock()
         model.train()
@@ -134,8 +144,16 @@ def train(model: torch.nn.Module, sources: list[Source], cfg: TrainConfig, pad: 
         batch = to_model_batch(mixed, offset)
         tock = clock()
         phases["sampling"] += tock - tick
-        logits = model(batch.tokens, batch.positions)
+        if predicts_ids:
+            logits, position_logits = model(batch.tokens, batch.positions, return_position_logits=True)
+        else:
+            logits = model(batch.tokens, batch.positions)
         token_loss = F.cross_entropy(logits.transpose(1, 2), batch.targets, ignore_index=IGNORE, reduction="none")
+        if predicts_ids:  # slot q also predicts the (offset) coupled id of token q+1, where q is supervised
+            next_ids = mixed.positions[:, 1:] + (offset[:, None] if offset is not None else 0)
+            id_targets = torch.where(batch.targets != IGNORE, torch.from_numpy(np.ascontiguousarray(next_ids)), IGNORE)
+            token_loss = token_loss + POSITION_LOSS_WEIGHT * F.cross_entropy(
+                position_logits.transpose(1, 2), id_targets, ignore_index=IGNORE, reduction="none")
         supervised = (batch.targets != IGNORE).float()
         loss, row = 0.0, 0
         for part, w in zip(parts, weights):

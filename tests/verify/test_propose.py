@@ -194,8 +194,8 @@ def test_unsupported_position_schemes_are_refused_clearly():
     from verify.run import build
     from verify.suite import SuiteError
 
-    with pytest.raises(SuiteError, match="position head"):
-        build(_tiny("reverse", "predicted"))
+    with pytest.raises(SuiteError, match="'predicted' needs a rule with a positional coupling"):
+        build(_tiny("sort", "predicted"))  # predicted coupling predicts coupled ids: none to predict
     with pytest.raises(SuiteError, match="no"):
         build(_tiny("sort", "coupled"))  # content-selected: no positional coupling
     with pytest.raises(SuiteError, match="restriction items only"):

@@ -67,9 +67,16 @@ def report(out, *extra):
             "--workers", "1", *extra]
 
 
+def _canonical(measurement: dict) -> dict:
+    """A measurement as comparable data: sequences as lists (JSON stores tuples as lists), unset fields dropped."""
+    return {k: list(v) if isinstance(v, (list, tuple)) else v for k, v in measurement.items() if v is not None}
+
+
 def numbers(runs: dict) -> dict:
-    return {k: (r["status"], r["best_step"], r["validation_exact"], r["measurements"]) if isinstance(r, dict)
-            else (r.status, r.best_step, r.validation_exact, [vars(m) for m in r.measurements]) for k, r in runs.items()}
+    return {k: (r["status"], r["best_step"], r["validation_exact"], [_canonical(m) for m in r["measurements"]])
+            if isinstance(r, dict) else
+            (r.status, r.best_step, r.validation_exact, [_canonical(vars(m)) for m in r.measurements])
+            for k, r in runs.items()}
 
 
 @pytest.mark.slow

@@ -1,0 +1,94 @@
+"""Probes of a trained model through its hook points: attention patterns and per-head mean ablation.
+
+``mean_ablation_map`` is the head-reuse measurement of Cai et al. (docs/theory.md §8.5.2): each
+head's output (``blocks.{i}.attn.head_out``, before the output projection) is replaced by its mean
+over the batch, per position, and the drop of a score (by default teacher-forced exact match,
+``verify.measure``) is that head's importance.  A head the model does not use costs nothing when
+ablated; a head it relies on costs what the model loses without the head's input-dependent part.
+The means come from one forward pass over the whole batch, so a score that runs the model in
+chunks of rows still sees the mean of the batch, not of its chunk.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+import torch
+
+from theory.serialize import SequenceBatch
+
+from .batches import to_model_batch
+from .measure import exact_match, predictions
+from .model import Transformer, patch_activations, record_activations
+
+Score = Callable[[torch.nn.Module, SequenceBatch], float]
+
+
+def teacher_forced_exact_match(model: torch.nn.Module, batch: SequenceBatch) -> float:
+    """Share of rows answered exactly (teacher-forced argmax = greedy decoding with given ids)."""
+    return float(exact_match(predictions(model, batch), batch)[0].mean())
+
+
+def _one_length(batch: SequenceBatch) -> None:
+    if not (batch.mask.argmax(axis=1) == batch.mask.argmax(axis=1)[0]).all() or \
+            len(set(batch.mask.sum(axis=1).tolist())) != 1:
+        raise ValueError("probes need batches of one length (a mean over padded rows would mix in padding); "
+                         "serialize one length per batch")
+
+
+@torch.inference_mode()
+def attention_patterns(model: Transformer, batch: SequenceBatch) -> np.ndarray:
+    """Attention weights of every layer and head, (layers, B, H, L-1, L-1), for the model inputs of
+    ``batch`` (slot q attends to slots ≤ q; each row sums to 1)."""
+    model.eval()
+    mb = to_model_batch(batch)
+    names = [f"blocks.{i}.attn.pattern" for i in range(len(model.blocks))]
+    with record_activations(model, names) as cache:
+        model(mb.tokens, mb.positions)
+    return np.stack([cache[name][0].numpy() for name in names])
+
+
+@torch.inference_mode()
+def head_means(model: Transformer, batch: SequenceBatch) -> list[torch.Tensor]:
+    """Per layer, the per-head outputs averaged over the rows of ``batch``: (H, L-1, d_head) each."""
+    model.eval()
+    mb = to_model_batch(batch)
+    names = [f"blocks.{i}.attn.head_out" for i in range(len(model.blocks))]
+    with record_activations(model, names) as cache:
+        model(mb.tokens, mb.positions)
+    return [cache[name][0].mean(dim=0) for name in names]
+
+
+def _replace_head(head: int, mean: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
+    def replace(head_out: torch.Tensor) -> torch.Tensor:  # (B, H, L, d_head)
+        out = head_out.clone()
+        out[:, head] = mean[head, : head_out.shape[2]]
+        return out
+    return replace
+
+
+def mean_ablation_map(model: Transformer, batches: list[SequenceBatch],
+                      score_fn: Score = teacher_forced_exact_match) -> np.ndarray:
+    """(layers, heads): the drop of ``score_fn`` when that head's output is replaced by its mean over
+    the batch (per position), averaged over ``batches`` weighted by their rows.
+
+    Each batch holds instances of one length (the mean is per position).  Positive = the model
+    needs the head; 0 = ablating it changes nothing the score sees.
+    """
+    if not batches:
+        raise ValueError("mean_ablation_map needs at least one batch")
+    for batch in batches:
+        _one_length(batch)
+    layers, heads = len(model.blocks), model.cfg.heads
+    drops = np.zeros((layers, heads))
+    rows = sum(len(b) for b in batches)
+    for batch in batches:
+        base = score_fn(model, batch)
+        means = head_means(model, batch)
+        for layer in range(layers):
+            for head in range(heads):
+                with patch_activations(model, {f"blocks.{layer}.attn.head_out": _replace_head(head, means[layer])}):
+                    ablated = score_fn(model, batch)
+                drops[layer, head] += (base - ablated) * len(batch) / rows
+    return drops
