@@ -15,8 +15,6 @@ At length N, from the same full instances z:
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-
 import numpy as np
 import torch
 
@@ -25,6 +23,7 @@ from theory.serialize import SequenceBatch, Vocab, serialize
 from theory.task import Task
 
 from .batches import IGNORE, to_model_batch
+from .spec import Measurement
 
 RESTRICTIONS_PER_INSTANCE = 2
 # Forward passes of about this many tokens: the activations stay in cache, which made evaluation
@@ -107,26 +106,8 @@ def decoded_as_predictions(decoded: np.ndarray, batch: SequenceBatch) -> np.ndar
     return pred
 
 
-@dataclass
-class LengthMeasurement:
-    length: int
-    outputs: int  # r(N)
-    instances: int
-    exact: int  # instances answered exactly
-    token_accuracy: float
-    restrictions: int
-    restriction_errors: int
-    consistent: int
-    #: first_errors[t]: instances whose first wrong output is y[t] (exact instances are in none)
-    first_errors: tuple[int, ...] = ()
-    #: scheme ``predicted`` only: outputs (of instances × r) whose generated id is the true coupled id
-    ids_right: int | None = None
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        if d["ids_right"] is None:  # other schemes store exactly what they stored before
-            del d["ids_right"]
-        return d
+#: what ``measure_length`` returns is what a run stores (one record type, torch-free, in ``verify.spec``)
+LengthMeasurement = Measurement
 
 
 def first_error_histogram(pred: np.ndarray, batch: SequenceBatch) -> tuple[int, ...]:

@@ -111,7 +111,7 @@ class RunSpec:
 
 @dataclass(frozen=True)
 class Measurement:
-    """A stored run's counts at one length (``verify.measure.LengthMeasurement`` as stored)."""
+    """A run's counts at one length: what ``verify.measure.measure_length`` returns and the store keeps."""
 
     length: int
     outputs: int  # r(N)
@@ -128,6 +128,12 @@ class Measurement:
 
     def __post_init__(self):
         object.__setattr__(self, "first_errors", tuple(self.first_errors))
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        if d["ids_right"] is None:  # other schemes store exactly what they stored before
+            del d["ids_right"]
+        return d
 
     def first_error_median(self) -> float:
         """Median output index of the first error among the wrong instances (NaN if none or not measured)."""
