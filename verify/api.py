@@ -28,7 +28,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .spec import RunSpec, StoredRun
-from .suite import Beats, BoundHolds, Condition, Item, Suite, TaskPlan, build_spec, load_suite  # noqa: F401 (API)
+from .suite import (Beats, BoundHolds, Condition, Extrapolates, Item, Ordering, Suite, TaskOrdering,  # noqa: F401 (API)
+                    TaskPlan, Transfers, build_spec, load_suite)
 
 
 @dataclass

@@ -6,12 +6,17 @@ and fixes — before any training — the statistic and the rule that turns it i
 stored (predictions.json) before the training it predicts; the verdict is computed from the
 stored runs and that stored prediction.  The rules are code, so anyone can recompute a verdict.
 
-Claims name the conditions they are about (``verify.suite.Beats``, ``BoundHolds``); nothing here
-knows a condition label.  Runs are typed (``verify.spec.StoredRun``).
+Claims name the conditions they are about (``verify.suite.Beats``, ``BoundHolds``, ``Extrapolates``,
+``Ordering``, ``TaskOrdering``, ``Transfers``); nothing here knows a condition label.  Runs are typed
+(``verify.spec.StoredRun``).  Every kind is inconclusive where the runs it needs did not fit their
+training range (validation exact match below the suite's ``fit_threshold`` for more than half the
+seeds): a model that never learned the task is no evidence either way.  ``agreement_table`` sets the
+verdicts that record an expectation beside the papers' published directions.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -19,10 +24,11 @@ import numpy as np
 
 from theory.bound import BOUND, c_sym, certified_length, error_bound, extrapolation_length
 from auxtasks.derive import resolve_task
-from theory.structure import structure_profile
+from auxtasks.relatedness import predict_transfer, relatedness
+from theory.structure import crasp_check, structure_profile
 
 from .spec import StoredRun
-from .stats import bootstrap_difference_interval, permutation_test, wilson_interval
+from .stats import bootstrap_difference_interval, permutation_test, rank_trend_test, t_interval, wilson_interval
 
 ALPHA = 0.05  # one-sided level of the comparison tests
 MIN_EFFECT = 0.02  # an improvement smaller than this (in OOD exact match) does not count
@@ -41,6 +47,11 @@ class Verdict:
     verdict: str  # supported | refuted | inconclusive
     statistic: str
     rows: list[dict] = field(default_factory=list)
+    # for the agreement table (``agreement_table``): what the claim expected, what was observed, and
+    # the direction the cited paper reports ("" where a claim kind does not record them)
+    expected: str = ""
+    outcome: str = ""
+    published: str = ""
 
 
 def length_rows(run: StoredRun, train_max: int) -> list[dict]:
@@ -94,6 +105,34 @@ def fits_training_range(run: StoredRun, fit_threshold: float) -> bool:
     return run.ok and run.validation_exact >= fit_threshold
 
 
+def mostly_fit(group: list[StoredRun], fit_threshold: float) -> bool:
+    """At least half the seeds of ``group`` fit their training range (the claims' fitness rule)."""
+    return sum(fits_training_range(r, fit_threshold) for r in group) * 2 >= len(group)
+
+
+def compare_seeds(a: list[float], b: list[float]) -> dict:
+    """Per-seed values ``a`` (treated) against ``b`` (baseline): the difference of means, its 95%
+    bootstrap CI, both one-sided exact permutation p-values, and the outcome by the comparison rule:
+    ``better`` if the difference is >= MIN_EFFECT with p <= ALPHA; ``not better`` if the CI's upper end
+    is < MIN_EFFECT or the opposite one-sided test has p <= ALPHA; else (or with < 2 seeds) ``unclear``."""
+    nan = float("nan")
+    diff = float(np.mean(a) - np.mean(b)) if a and b else nan
+    few = min(len(a), len(b)) < 2  # a quick look with one seed: no spread, no test
+    lo, hi = bootstrap_difference_interval(a, b) if not few else (nan, nan)
+    p_greater = permutation_test(a, b, "greater") if not few else nan
+    p_less = permutation_test(a, b, "less") if not few else nan
+    if few:
+        outcome = "unclear"
+    elif diff >= MIN_EFFECT and p_greater <= ALPHA:
+        outcome = "better"
+    elif hi < MIN_EFFECT or (diff < 0 and p_less <= ALPHA):
+        outcome = "not better"
+    else:
+        outcome = "unclear"
+    return {"difference": diff, "lo": lo, "hi": hi, "p_greater": p_greater, "p_less": p_less, "few": few,
+            "outcome": outcome}
+
+
 def improves_extrapolation(task: str, baseline: list[StoredRun], treated: list[StoredRun], train_max: int,
                            fit_threshold: float, label: str | None = None) -> Verdict:
     """Does condition ``treated`` beat ``baseline`` on per-seed OOD exact match?  The condition
@@ -102,21 +141,12 @@ def improves_extrapolation(task: str, baseline: list[StoredRun], treated: list[S
     baseline_name = baseline[0].spec.condition if baseline else "baseline"
     a = [ood_exact_match(r, train_max) for r in treated]
     b = [ood_exact_match(r, train_max) for r in baseline]
-    diff = float(np.mean(a) - np.mean(b)) if a and b else float("nan")
-    few = min(len(a), len(b)) < 2  # a quick look with one seed: no spread, no test
-    lo, hi = bootstrap_difference_interval(a, b) if not few else (float("nan"), float("nan"))
-    p_greater = permutation_test(a, b, "greater") if not few else float("nan")
-    p_less = permutation_test(a, b, "less") if not few else float("nan")
+    c = compare_seeds(a, b)
+    diff, lo, hi, p_greater, few = c["difference"], c["lo"], c["hi"], c["p_greater"], c["few"]
     # extrapolation means nothing for models that never learned the task at training lengths
-    unfit = any(sum(fits_training_range(r, fit_threshold) for r in group) * 2 < len(group) for group in (treated, baseline))
-    if unfit or few:
-        verdict = "inconclusive"
-    elif diff >= MIN_EFFECT and p_greater <= ALPHA:
-        verdict = "supported"
-    elif hi < MIN_EFFECT or (diff < 0 and p_less <= ALPHA):
-        verdict = "refuted"
-    else:
-        verdict = "inconclusive"
+    unfit = any(not mostly_fit(group, fit_threshold) for group in (treated, baseline))
+    verdict = "inconclusive" if unfit or c["outcome"] == "unclear" else \
+        {"better": "supported", "not better": "refuted"}[c["outcome"]]
     statistic = (f"mean OOD exact match {np.mean(a):.3f} ({treated_name}, {len(a)} seeds) vs {np.mean(b):.3f} "
                  f"({baseline_name}, {len(b)} seeds); difference {diff:+.3f}, 95% bootstrap CI [{lo:+.3f}, {hi:+.3f}]; "
                  f"one-sided exact permutation p = {p_greater:.3f}"
@@ -130,7 +160,8 @@ def improves_extrapolation(task: str, baseline: list[StoredRun], treated: list[S
              f"exact match >= {fit_threshold}); else supported if the difference is >= {MIN_EFFECT} and p <= {ALPHA}; "
              f"refuted if the CI's upper end is < {MIN_EFFECT} or the opposite one-sided test has p <= {ALPHA}; "
              "otherwise inconclusive. Statistic: per-seed mean exact match over test lengths; failed runs count as 0. "
-             "With 3 vs 3 seeds the smallest attainable p is 1/20 = 0.05: every treated seed must beat every baseline seed",
+             f"With {len(a)} vs {len(b)} seeds the smallest attainable p is 1/{math.comb(len(a) + len(b), len(a))} = "
+             f"{1 / math.comb(len(a) + len(b), len(a)):.2g}: every treated seed must beat every baseline seed",
         verdict=verdict, statistic=statistic,
         rows=[{"condition": r.spec.condition, "seed": r.spec.seed, "ood_exact_match": v} for r, v in zip(treated, a)]
         + [{"condition": r.spec.condition, "seed": r.spec.seed, "ood_exact_match": v} for r, v in zip(baseline, b)],
@@ -268,9 +299,326 @@ def bound_claim(tasks: tuple[str, ...], train_max: int, conditions: tuple[str, .
                  "significant violations among consistent cells (95% Wilson limits)", predict, judge)
 
 
+# ---------------------------------------------------------------------------- more claim kinds
+# Extrapolates, Ordering, TaskOrdering and Transfers (``verify.suite``): each predicts from the task
+# definitions alone, and its verdict is inconclusive whenever a group of runs it needs did not fit
+# the training range (``mostly_fit``) — a model that never learned the task is no evidence either way.
+
+HUANG_SOURCE = "Huang et al., A Formal Framework for Understanding Length Generalization (ICLR 2025)"
+GOLOWICH_SOURCE = "Golowich et al., The Role of Sparsity for Length Generalization (ICML 2025)"
+CAI_SOURCE = "Cai et al., Extrapolation by Association (NeurIPS 2025)"
+
+
+def band_exact_match(run: StoredRun, band: tuple[int, int]) -> float:
+    """Mean exact match of ``run`` over its measured lengths L with lo < L <= hi; a failed run
+    counts 0 (as in ``ood_exact_match``); NaN where no measured length lies in the band."""
+    if not run.ok:
+        return 0.0
+    values = [m.exact / m.instances for m in run.measurements if band[0] < m.length <= band[1]]
+    return float(np.mean(values)) if values else float("nan")
+
+
+def _seeds_text(runs: list[StoredRun], values: list[float]) -> str:
+    return ", ".join(f"seed {r.spec.seed}: {v:.3f}" for r, v in zip(runs, values))
+
+
+def extrapolates_verdict(name: str, runs: list[StoredRun], band: tuple[int, int], threshold: float,
+                         fit_threshold: float, prediction: dict, published: str = "") -> Verdict:
+    """Do the runs of one condition keep exact match >= ``threshold`` over the length band?
+
+    Outcome by the 95% t interval of the per-seed band means: ``extrapolates`` if its lower end is
+    >= threshold, ``fails`` if its upper end is < threshold, else ``unclear``.  Verdict: supported if
+    the outcome is the predicted one, refuted if it is the other, inconclusive if unclear, if fewer
+    than 2 seeds, if fewer than half the seeds fit the training range, or if there is no prediction."""
+    values = [band_exact_match(r, band) for r in runs]
+    expected = prediction.get("expected", "unknown")
+    lo, hi = t_interval(values, bounds=(0.0, 1.0)) if values else (float("nan"), float("nan"))
+    if len(values) < 2 or any(np.isnan(values)):
+        outcome = "unclear"
+    elif lo >= threshold:
+        outcome = "extrapolates"
+    elif hi < threshold:
+        outcome = "fails"
+    else:
+        outcome = "unclear"
+    fit = mostly_fit(runs, fit_threshold) and bool(runs)
+    verdict = ("inconclusive" if not fit or outcome == "unclear" or expected not in ("extrapolates", "fails")
+               else "supported" if outcome == expected else "refuted")
+    statistic = (f"mean exact match over lengths {band[0] + 1}..{band[1]}: {np.mean(values) if values else float('nan'):.3f}, "
+                 f"95% t interval [{lo:.3f}, {hi:.3f}] over {len(values)} seeds ({_seeds_text(runs, values)}); "
+                 f"outcome: {outcome}")
+    if not fit:
+        statistic += f"; inconclusive: fewer than half the seeds fit the training range (validation exact match >= {fit_threshold})"
+    elif len(values) < 2:
+        statistic += "; inconclusive: fewer than 2 seeds"
+    return Verdict(
+        claim=name, statement=f"Exact match stays >= {threshold} over lengths {band[0] + 1}..{band[1]} exactly when the "
+                              "task passes the definition-level C-RASP test.",
+        source=f"{HUANG_SOURCE}, as formalised here (docs/theory.md §6)",
+        rule=f"per-seed mean exact match over the band (failed runs count as 0), 95% t interval over seeds: outcome "
+             f"'extrapolates' if its lower end >= {threshold}, 'fails' if its upper end < {threshold}, else unclear; "
+             "supported if the outcome is the predicted one, refuted if it is the other; inconclusive if unclear, with "
+             f"fewer than 2 seeds, or if fewer than half the seeds fit the training range (validation exact match >= "
+             f"{fit_threshold})",
+        verdict=verdict, statistic=statistic,
+        rows=[{"condition": r.spec.condition, "seed": r.spec.seed, "band_exact_match": v} for r, v in zip(runs, values)],
+        expected=expected, outcome=outcome, published=published)
+
+
+def extrapolates_claim(task: str, condition: str, band_factors: tuple[float, float], threshold: float, train_max: int,
+                       fit_threshold: float, published: str = "", label: str | None = None) -> Claim:
+    """``condition`` extrapolates over (lo·n, hi·n] on ``task`` iff the task is in C-RASP (Huang et al.)."""
+    band = (int(round(band_factors[0] * train_max)), int(round(band_factors[1] * train_max)))
+    name = f"{task}: {label or f'{condition} extrapolates over lengths {band[0] + 1}..{band[1]}'}"
+
+    def predict() -> dict:
+        check = crasp_check(resolve_task(task))
+        if not check.analysed:
+            return {"expected": "unknown", "why": "an opaque task: the C-RASP test cannot read it", "crasp_member": None}
+        return {"expected": "extrapolates" if check.member else "fails", "crasp_member": check.member,
+                "why": f"definition-level C-RASP test: {check.summary()}"}
+
+    def judge(runs: list[StoredRun], prediction: dict) -> Verdict:
+        mine = [r for r in runs if r.spec.task == task and r.spec.condition == condition]
+        return extrapolates_verdict(name, mine, band, threshold, fit_threshold, prediction, published)
+
+    return Claim(name, f"{condition} keeps exact match >= {threshold} over lengths {band[0] + 1}..{band[1]} on {task} "
+                       "exactly when the task is in C-RASP.", f"{HUANG_SOURCE}, as formalised here",
+                 f"{task}: {condition}, every seed, evaluated at lengths {band[0] + 1}..{band[1]}",
+                 "per-seed mean exact match over the band; 95% t interval over seeds", predict, judge, task)
+
+
+def trend_outcome(xs: list[float], values: list[float]) -> dict:
+    """A monotone trend of ``values`` in ``xs``: Spearman's rho with its exact two-sided permutation p
+    (``rank_trend_test``) and the change of the mean from the smallest x to the largest.  Outcome:
+    ``flat`` if nothing varies (no rank order); ``too small`` if p <= ALPHA but |change| < MIN_EFFECT
+    (a significant order of differences too small to matter); ``increasing`` / ``decreasing`` if
+    p <= ALPHA, by the sign of rho; otherwise ``unclear``.  Shared by the ordering claims and
+    ``verify.theorems.sparsity_trend``."""
+    rho, p = rank_trend_test(xs, values)
+    # the p of a perfectly monotone series with these x (distinct values): the best this design can show
+    p_min = rank_trend_test(xs, np.argsort(np.argsort(xs, kind="stable")))[1] if len(set(xs)) > 1 else float("nan")
+    means = {x: float(np.mean([v for xx, v in zip(xs, values) if xx == x])) for x in xs}
+    change = means[max(xs)] - means[min(xs)] if xs else float("nan")
+    if np.isnan(rho):
+        outcome = "flat"
+    elif p <= ALPHA and abs(change) < MIN_EFFECT:
+        outcome = "too small"
+    elif p <= ALPHA:
+        outcome = "increasing" if rho > 0 else "decreasing"
+    else:
+        outcome = "unclear"
+    return {"rho": rho, "p": p, "p_min": p_min, "change": change, "means": means, "outcome": outcome}
+
+
+def _trend_verdict(name: str, statement: str, source: str, groups: list[tuple[float, str, list[StoredRun]]],
+                   values_of: Callable[[StoredRun], float], fit_threshold: float, prediction: dict,
+                   published: str) -> Verdict:
+    """``groups``: (x, label, runs) per point of the ordering; the verdict rule of both ordering claims."""
+    xs, values, rows = [], [], []
+    for x, label, group in groups:
+        for r in group:
+            v = values_of(r)
+            xs.append(x)
+            values.append(v)
+            rows.append({"group": label, "x": x, "condition": r.spec.condition, "task": r.spec.task,
+                         "seed": r.spec.seed, "value": v})
+    expected = prediction.get("expected", "unknown")
+    t = trend_outcome(xs, values) if xs else {"rho": float("nan"), "p": float("nan"), "p_min": float("nan"),
+                                               "change": float("nan"), "means": {}, "outcome": "flat"}
+    unfit = [label for _, label, group in groups if not group or not mostly_fit(group, fit_threshold)]
+    opposite = {"increasing": "decreasing", "decreasing": "increasing"}.get(expected)
+    if unfit or expected not in ("increasing", "decreasing"):
+        verdict = "inconclusive"
+    elif t["outcome"] == expected:
+        verdict = "supported"
+    elif t["outcome"] == opposite:
+        verdict = "refuted"
+    else:
+        verdict = "inconclusive"
+    means = "; ".join(f"{label} {t['means'].get(x, float('nan')):.3f}" for x, label, _ in groups)
+    statistic = (f"mean per group: {means}; Spearman rho = {t['rho']:+.3f} over {len(values)} runs, exact permutation "
+                 f"p = {t['p']:.3f} (two-sided); change of the mean from the lowest to the highest x {t['change']:+.3f}; "
+                 f"outcome: {t['outcome']}")
+    if t["p_min"] > ALPHA:
+        statistic += (f"; this design cannot show a trend: even a perfect order gives p = {t['p_min']:.3f} > {ALPHA} "
+                      "(add groups or seeds)")
+    if t["outcome"] == "too small":
+        statistic += f"; inconclusive because the change is below {MIN_EFFECT}"
+    if unfit:
+        statistic += (f"; inconclusive: fewer than half the seeds fit the training range in {', '.join(unfit)} "
+                      f"(validation exact match >= {fit_threshold})")
+    return Verdict(
+        claim=name, statement=statement, source=source,
+        rule=f"Spearman rho between the group's place and each run's value (failed runs count as 0), exact two-sided "
+             f"permutation p; supported if p <= {ALPHA} with rho of the predicted sign and the mean changes by >= "
+             f"{MIN_EFFECT} from the lowest to the highest x (place in the order, or k), refuted if p <= {ALPHA} with the opposite sign and such a change; "
+             f"inconclusive otherwise, or if any group has fewer than half its seeds fitting the training range",
+        verdict=verdict, statistic=statistic, rows=rows, expected=expected, outcome=t["outcome"], published=published)
+
+
+def ordering_claim(task: str, conditions: tuple[str, ...], train_max: int, fit_threshold: float,
+                   direction: str = "increasing", published: str = "", label: str | None = None) -> Claim:
+    """OOD exact match on ``task`` changes monotonically along ``conditions`` (the suite's hypothesis)."""
+    name = f"{task}: {label or 'OOD exact match ' + direction + ' along ' + ' < '.join(conditions)}"
+
+    def predict() -> dict:
+        return {"expected": direction, "why": "the suite's hypothesis; no theorem here predicts it"}
+
+    def judge(runs: list[StoredRun], prediction: dict) -> Verdict:
+        groups = [(float(i), c, [r for r in runs if r.spec.task == task and r.spec.condition == c])
+                  for i, c in enumerate(conditions)]
+        return _trend_verdict(name, f"OOD exact match on {task} is {direction} along {', '.join(conditions)}.",
+                              "the suite's hypothesis", groups, lambda r: ood_exact_match(r, train_max), fit_threshold,
+                              prediction, published)
+
+    return Claim(name, f"OOD exact match on {task} is {direction} along {', '.join(conditions)}.", "the suite's hypothesis",
+                 f"{task}: conditions {', '.join(conditions)}, every seed", "Spearman rho with exact permutation p",
+                 predict, judge, task)
+
+
+def task_ordering_claim(condition: str, tasks: tuple[str, ...], train_max: int, fit_threshold: float,
+                        published: str = "", label: str | None = None) -> Claim:
+    """OOD exact match of ``condition`` falls as the tasks' sparsity k grows (Golowich et al.); k comes
+    from each task's structure profile."""
+    name = label or f"{condition}: OOD exact match falls with sparsity k across {', '.join(tasks)}"
+
+    def predict() -> dict:
+        ks = {task: structure_profile(resolve_task(task)).k for task in tasks}
+        if len(set(ks.values())) < 2:
+            return {"expected": "unknown", "why": f"every task has the same k ({ks}): no order to predict", "k": ks}
+        return {"expected": "decreasing", "why": f"extrapolation degrades as k grows; k = {ks}", "k": ks}
+
+    def judge(runs: list[StoredRun], prediction: dict) -> Verdict:
+        ks = prediction.get("k", {})
+        groups = [(float(ks.get(task, i)), f"{task} (k = {ks.get(task, '?')})",
+                   [r for r in runs if r.spec.task == task and r.spec.condition == condition])
+                  for i, task in enumerate(tasks)]
+        return _trend_verdict(name, f"Under {condition}, OOD exact match decreases as the sparsity k of the task grows.",
+                              f"{GOLOWICH_SOURCE}, as formalised here", groups, lambda r: ood_exact_match(r, train_max),
+                              fit_threshold, prediction, published)
+
+    return Claim(name, f"Under {condition}, OOD exact match decreases as the sparsity k of the task grows.",
+                 f"{GOLOWICH_SOURCE}, as formalised here", f"tasks {', '.join(tasks)} under {condition}, every seed",
+                 "Spearman rho(k, OOD exact match) with exact permutation p", predict, judge)
+
+
+def transfers_verdict(name: str, alone: list[StoredRun], with_aux: list[StoredRun], band: tuple[int, int],
+                      fit_threshold: float, prediction: dict, published: str = "") -> Verdict:
+    """Does training with the auxiliary raise the main task's exact match over ``band``?  Every seed,
+    the median and the best are reported (the effect is seed-unstable); the verdict uses all seeds."""
+    a = [band_exact_match(r, band) for r in with_aux]
+    b = [band_exact_match(r, band) for r in alone]
+    expected = prediction.get("expected", "unknown")
+    if any(np.isnan(a + b)):
+        c = {"difference": float("nan"), "lo": float("nan"), "hi": float("nan"), "p_greater": float("nan"),
+             "outcome": "unclear"}
+    else:
+        c = compare_seeds(a, b)
+    outcome = {"better": "transfer", "not better": "none", "unclear": "unclear"}[c["outcome"]]
+    unfit = [g for g, runs in (("with the auxiliary", with_aux), ("alone", alone))
+             if not runs or not mostly_fit(runs, fit_threshold)]
+    verdict = ("inconclusive" if unfit or outcome == "unclear" or expected not in ("transfer", "none")
+               else "supported" if outcome == expected else "refuted")
+
+    def spread(values):
+        return (f"median {np.median(values):.3f}, best {max(values):.3f}" if values else "no runs")
+
+    with_name = with_aux[0].spec.condition if with_aux else "with the auxiliary"
+    alone_name = alone[0].spec.condition if alone else "alone"
+    statistic = (f"exact match over lengths {band[0] + 1}..{band[1]}: {with_name} {_seeds_text(with_aux, a)} "
+                 f"({spread(a)}); {alone_name} {_seeds_text(alone, b)} ({spread(b)}); difference of means "
+                 f"{c['difference']:+.3f}, 95% bootstrap CI [{c['lo']:+.3f}, {c['hi']:+.3f}], one-sided exact "
+                 f"permutation p = {c['p_greater']:.3f}; outcome: {outcome}")
+    if unfit:
+        statistic += (f"; inconclusive: fewer than half the seeds fit the training range ({', '.join(unfit)}; "
+                      f"validation exact match >= {fit_threshold})")
+    return Verdict(
+        claim=name, statement="Training the main task with a related auxiliary trained longer carries the main task "
+                              "toward the auxiliary's length; an unrelated auxiliary does not.",
+        source=f"{CAI_SOURCE}, as formalised here (auxtasks.relatedness)",
+        rule=f"per-seed mean exact match of the main task over the band (failed runs count as 0); outcome 'transfer' "
+             f"if the mean difference (with - alone) is >= {MIN_EFFECT} with one-sided exact permutation p <= {ALPHA}, "
+             f"'none' if the 95% bootstrap CI's upper end is < {MIN_EFFECT} or the opposite test has p <= {ALPHA}, else "
+             "unclear; supported if the outcome is the predicted one, refuted if it is the other; inconclusive if "
+             "unclear, with fewer than 2 seeds a side, or if either condition has fewer than half its seeds fitting",
+        verdict=verdict, statistic=statistic,
+        rows=[{"condition": r.spec.condition, "seed": r.spec.seed, "band_exact_match": v} for r, v in zip(with_aux, a)]
+        + [{"condition": r.spec.condition, "seed": r.spec.seed, "band_exact_match": v} for r, v in zip(alone, b)],
+        expected=expected, outcome=outcome, published=published)
+
+
+def transfers_claim(task: str, main_condition: str, with_aux_condition: str, aux_task, band: tuple[int, int],
+                    fit_threshold: float, published: str = "", label: str | None = None) -> Claim:
+    """``with_aux_condition`` carries ``task`` over ``band`` past ``main_condition`` iff ``aux_task``
+    (the resolved auxiliary) is related (``auxtasks.relatedness.predict_transfer``)."""
+    name = f"{task}: {label or f'{with_aux_condition} transfers over lengths {band[0] + 1}..{band[1]} vs {main_condition}'}"
+
+    def predict() -> dict:
+        main = resolve_task(task)
+        related = relatedness(main, aux_task)  # the score behind predict_transfer, for the record
+        if not related.analysed and related.declared is None:
+            return {"expected": "unknown", "why": related.summary(), "auxiliary": aux_task.name}
+        return {"expected": "transfer" if predict_transfer(main, aux_task) else "none", "why": related.summary(),
+                "auxiliary": aux_task.name}
+
+    def judge(runs: list[StoredRun], prediction: dict) -> Verdict:
+        mine = [r for r in runs if r.spec.task == task]
+        return transfers_verdict(name, [r for r in mine if r.spec.condition == main_condition],
+                                 [r for r in mine if r.spec.condition == with_aux_condition], band, fit_threshold,
+                                 prediction, published)
+
+    return Claim(name, f"Training {task} with {aux_task.name} (trained to length {band[1]}) carries it to that length "
+                       "if the two are related, and not otherwise.", f"{CAI_SOURCE}, as formalised here",
+                 f"{task}: {main_condition} vs {with_aux_condition}, every seed, lengths {band[0] + 1}..{band[1]}",
+                 "per-seed band exact match; bootstrap CI of the difference; exact permutation test; median and best",
+                 predict, judge, task)
+
+
+def agreement_table(verdicts: list[Verdict]) -> tuple[list[dict], dict]:
+    """Rows (claim, source, published direction, prediction, verdict, statistic, agrees) for the
+    verdicts that record an expectation, and the overall agreement.  ``agrees`` compares the observed
+    outcome with the published direction where the suite recorded one, else with the prediction;
+    it is None (not counted) where the verdict is inconclusive.  Summary: agreeing / judged, with a
+    95% Wilson interval."""
+    rows = []
+    for v in verdicts:
+        if not v.expected:
+            continue
+        reference = v.published or v.expected
+        agrees = None if v.verdict == "inconclusive" else v.outcome == reference
+        rows.append({"claim": v.claim, "source": v.source, "published": v.published or "—", "prediction": v.expected,
+                     "verdict": v.verdict, "statistic": v.statistic, "agrees": agrees})
+    judged = [r for r in rows if r["agrees"] is not None]
+    k = sum(1 for r in judged if r["agrees"])
+    lo, hi = wilson_interval(k, len(judged)) if judged else (float("nan"), float("nan"))
+    return rows, {"agree": k, "judged": len(judged), "claims": len(rows),
+                  "rate": k / len(judged) if judged else float("nan"), "lo": lo, "hi": hi}
+
+
+def agreement_markdown(verdicts: list[Verdict]) -> list[str]:
+    """The agreement table as markdown lines (empty when no verdict records an expectation)."""
+    rows, summary = agreement_table(verdicts)
+    if not rows:
+        return []
+    lines = ["## Agreement with the published claims", "",
+             f"{summary['agree']} of {summary['judged']} judged claims agree with the published direction (or, where "
+             f"none is recorded, the prediction): rate {summary['rate']:.2f}, 95% Wilson interval "
+             f"[{summary['lo']:.2f}, {summary['hi']:.2f}]; {summary['claims'] - summary['judged']} of "
+             f"{summary['claims']} inconclusive and not counted.", "",
+             "| claim | source | published direction | prediction | verdict | statistic | agrees? |",
+             "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        agrees = "—" if r["agrees"] is None else "yes" if r["agrees"] else "**no**"
+        lines.append(f"| {r['claim']} | {r['source']} | {r['published']} | {r['prediction']} | **{r['verdict']}** | "
+                     f"{r['statistic']} | {agrees} |")
+    return lines + [""]
+
+
 def suite_claims(suite) -> list[Claim]:
-    """The claims a suite states (``suite.claims``): a ``Beats`` per task, a ``BoundHolds`` once."""
-    from .suite import RESTRICTION, Beats
+    """The claims a suite states (``suite.claims``): a ``Beats``, ``Extrapolates``, ``Ordering`` or
+    ``Transfers`` per task, a ``BoundHolds`` or ``TaskOrdering`` once."""
+    from .suite import RESTRICTION, Beats, BoundHolds, Extrapolates, Ordering, TaskOrdering, transfer_auxiliary
 
     def kinds(condition: str) -> set[str]:  # the item sources a recipe trains on, stages included
         c = suite.condition(condition)
@@ -283,6 +631,20 @@ def suite_claims(suite) -> list[Claim]:
             adds = RESTRICTION in kinds(spec.treated) - kinds(spec.baseline)
             claims += [comparison_claim(plan.task, spec.treated, spec.baseline, suite.train_max, suite.fit_threshold,
                                         adds, spec.label) for plan in suite.plans]
-        else:
+        elif isinstance(spec, BoundHolds):
             claims.append(bound_claim(tuple(plan.task for plan in suite.plans), suite.train_max, tuple(spec.conditions)))
+        elif isinstance(spec, Extrapolates):
+            claims += [extrapolates_claim(plan.task, spec.condition, tuple(spec.band), spec.threshold, suite.train_max,
+                                          suite.fit_threshold, spec.published or "", spec.label) for plan in suite.plans]
+        elif isinstance(spec, Ordering):
+            claims += [ordering_claim(plan.task, tuple(spec.conditions), suite.train_max, suite.fit_threshold,
+                                      spec.direction, spec.published or "", spec.label) for plan in suite.plans]
+        elif isinstance(spec, TaskOrdering):
+            claims.append(task_ordering_claim(spec.condition, tuple(spec.tasks), suite.train_max, suite.fit_threshold,
+                                              spec.published or "", spec.label))
+        else:  # Transfers: the auxiliary and its band are resolved per primary task
+            for plan in suite.plans:
+                aux, band = transfer_auxiliary(suite, resolve_task(plan.task), spec)
+                claims.append(transfers_claim(plan.task, spec.main_condition, spec.with_aux_condition, aux, band,
+                                              suite.fit_threshold, spec.published or "", spec.label))
     return claims

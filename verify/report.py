@@ -28,6 +28,7 @@ from theory.structure import structure_profile
 from . import plots
 from .claims import (
     CONSISTENT,
+    agreement_markdown,
     fits_training_range,
     length_rows,
     lengths_summary,
@@ -322,7 +323,8 @@ def _document(suite: Suite, runs: list[StoredRun], preds: dict, sections: list[s
     for name, claim in preds.get("claims", {}).items():
         pred = claim["prediction"]
         head.append(f"- *{name}*: expected {pred['expected']}" + (f" ({pred['why']})" if "why" in pred else "") + ".")
-    head += ["", "## Verdicts", "", "| claim | verdict | statistic |", "|---|---|---|"]
+    head += [""] + agreement_markdown(verdicts)  # (only where claims record a published direction or prediction)
+    head += ["## Verdicts", "", "| claim | verdict | statistic |", "|---|---|---|"]
     for v in verdicts:
         head.append(f"| {v.claim} | **{v.verdict}** | {v.statistic} |")
     head.append("")
@@ -331,6 +333,10 @@ def _document(suite: Suite, runs: list[StoredRun], preds: dict, sections: list[s
     head.append("")
     bound_section = []
     for v in suite_verdicts:
+        if v.expected:  # a suite-wide claim other than the bound (an ordering across tasks): a short section
+            bound_section += [f"## {v.claim[0].upper()}{v.claim[1:]}", "", f"{v.statement} Source: {v.source}.", "",
+                              f"**Verdict: {v.verdict.upper()}.** {v.statistic}.", ""]
+            continue
         bound_section += [f"## {v.claim[0].upper()}{v.claim[1:]}", "",
                           f"Cells are (run, test length) pairs with consistency c(N) = {CONSISTENT:g}: every measured "
                           "restriction was answered as on its full instance. Where p < m a restriction keeps the whole "

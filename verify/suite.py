@@ -10,7 +10,8 @@ primary's restriction family (``"restriction"``), a task derived from the primar
 (``"reverse_addition-carry"``), a catalogue task (``"copy"``) or a task file — each with its own
 lengths, weight and task token; optionally ``init_from`` another condition (a stage: finetune
 from that condition's stored weights of the same seed).  **Claims** name the conditions they
-compare (``Beats``, ``BoundHolds``).  ``build_spec`` is the one function that turns (task,
+compare (``Beats``, ``BoundHolds``, ``Extrapolates``, ``Ordering``, ``TaskOrdering``, ``Transfers``;
+their rules are in ``verify.claims``).  ``build_spec`` is the one function that turns (task,
 condition, seed, settings) into a ``RunSpec``; suites, theorems and screens all call it.
 
 A suite is checked when constructed (types, seeds, steps, lengths, condition references and
@@ -156,6 +157,115 @@ class BoundHolds:
     conditions: tuple[str, ...] = ()
 
 
+#: the directions a claim may record as a paper's published one (``published=``), per claim kind
+EXTRAPOLATION_DIRECTIONS = ("extrapolates", "fails")
+TREND_DIRECTIONS = ("increasing", "decreasing")
+TRANSFER_DIRECTIONS = ("transfer", "none")
+
+
+@dataclass(frozen=True)
+class Extrapolates:
+    """Claim, per task: ``condition`` keeps exact match >= ``threshold`` over test lengths in
+    (lo·n, hi·n] for ``band = (lo, hi)`` (factors of the training maximum n) exactly when the task
+    passes the definition-level C-RASP test (Huang et al., ICLR 2025).  ``published``: the direction
+    the cited paper reports for the task ("extrapolates" / "fails"), for the agreement table."""
+
+    condition: str
+    threshold: float = 0.9
+    band: tuple[float, float] = (1.0, 2.0)
+    published: str | None = None
+    label: str | None = None
+
+
+@dataclass(frozen=True)
+class Ordering:
+    """Claim, per task: OOD exact match changes monotonically (``direction``) along ``conditions``,
+    tested by Spearman's rho with an exact permutation p (the suite's hypothesis)."""
+
+    conditions: tuple[str, ...]
+    metric: str = "ood_exact_match"
+    direction: str = "increasing"
+    published: str | None = None
+    label: str | None = None
+
+
+@dataclass(frozen=True)
+class TaskOrdering:
+    """Claim, across ``tasks`` (each in the suite's plans, k-sparse) under one ``condition``: OOD
+    exact match falls as the sparsity k of the task grows (Golowich et al., ICML 2025); k comes from
+    each task's structure profile, so the predicted order is computed, not written."""
+
+    condition: str
+    tasks: tuple[str, ...]
+    metric: str = "ood_exact_match"
+    published: str | None = None
+    label: str | None = None
+
+
+@dataclass(frozen=True)
+class Transfers:
+    """Claim, per task: ``with_aux_condition`` (the main task trained with an auxiliary trained
+    longer) beats ``main_condition`` on the main task's exact match over ``band`` = (lo, hi] — by
+    default (n, the auxiliary's training maximum] — exactly when ``auxtasks.relatedness`` predicts
+    transfer (Cai et al., NeurIPS 2025).  ``aux``: the auxiliary's mixture source, needed only when
+    ``with_aux_condition`` adds more than one task to ``main_condition``."""
+
+    main_condition: str
+    with_aux_condition: str
+    band: tuple[int, int] | None = None
+    aux: str | None = None
+    published: str | None = None
+    label: str | None = None
+
+
+ClaimSpec = Beats | BoundHolds | Extrapolates | Ordering | TaskOrdering | Transfers
+METRICS = ("ood_exact_match",)  # what an ordering claim can order by
+
+
+def trained_sources(conditions, name: str) -> dict[str, Item]:
+    """The mixture items a condition trains on, its stages' parents included, by source."""
+    by_name = {c.name: c for c in conditions}
+    out: dict[str, Item] = {}
+    at = by_name[name]
+    while True:
+        for item in at.mixture:
+            out.setdefault(item.source, item)
+        if at.init_from is None:
+            return out
+        at = by_name[at.init_from]
+
+
+def transfer_aux_source(conditions, claim: Transfers) -> str:
+    """The auxiliary a ``Transfers`` claim is about: ``claim.aux``, or the one non-restriction source
+    ``with_aux_condition`` trains on and ``main_condition`` does not."""
+    if claim.aux is not None:
+        return claim.aux
+    added = [s for s in trained_sources(conditions, claim.with_aux_condition)
+             if s not in trained_sources(conditions, claim.main_condition) and s != RESTRICTION
+             and not s.endswith("-" + RESTRICTION)]
+    if len(added) != 1:
+        raise SuiteError(f"claim Transfers({claim.main_condition!r}, {claim.with_aux_condition!r}): condition "
+                         f"{claim.with_aux_condition!r} adds {len(added)} tasks to {claim.main_condition!r} "
+                         f"({', '.join(added) or 'none'}); name the auxiliary with aux=...", needle=claim.with_aux_condition)
+    return added[0]
+
+
+def transfer_auxiliary(suite: "Suite", task, claim: Transfers) -> tuple:
+    """The resolved auxiliary task of a ``Transfers`` claim for the primary ``task`` and the band
+    (lo, hi] it is judged over."""
+    source = transfer_aux_source(suite.conditions, claim)
+    item = trained_sources(suite.conditions, claim.with_aux_condition)[source]
+    lengths = run_lengths(task, suite.train_max, max(suite.test_lengths))
+    mixed = resolve_item(item, task, lengths["train_lengths"], lengths["restriction_m"], lengths["restriction_lengths"])
+    if mixed.kind == "derived":
+        aux = _derivation(task, lengths["train_lengths"][1], lengths["restriction_m"],
+                          lengths["restriction_lengths"]).by_name(source).task
+    else:
+        aux = resolve_task(source)
+    band = tuple(claim.band) if claim.band is not None else (suite.train_max, mixed.lengths[1])
+    return aux, band
+
+
 @dataclass(frozen=True)
 class TaskPlan:
     task: str
@@ -185,7 +295,7 @@ class Suite:
     eval_instances: int = 512
     eval_every: int = 250
     conditions: tuple[Condition, ...] = DEFAULT_CONDITIONS
-    claims: tuple[Beats | BoundHolds, ...] = DEFAULT_CLAIMS
+    claims: tuple[ClaimSpec, ...] = DEFAULT_CLAIMS
     #: quick-look overrides applied on the command line (``--seeds``, ``--steps``), as text
     overrides: tuple[str, ...] = field(default=())
 
@@ -299,12 +409,87 @@ def _validate(suite: Suite) -> None:
                 raise SuiteError(f"claim Beats({claim.treated!r}, {claim.baseline!r}) compares a condition with itself")
         elif isinstance(claim, BoundHolds):
             refs = tuple(claim.conditions)
+        elif isinstance(claim, (Extrapolates, Ordering, TaskOrdering, Transfers)):
+            refs = _validate_claim(suite, claim)
         else:
-            raise SuiteError(f"claims must be Beats(...) or BoundHolds(...), got {claim!r}")
+            raise SuiteError("claims must be Beats, BoundHolds, Extrapolates, Ordering, TaskOrdering or Transfers "
+                             f"(from verify.suite), got {claim!r}")
         for ref in refs:
             if ref not in names:
                 raise SuiteError(f"claim {type(claim).__name__} names unknown condition {ref!r}; known: "
                                  f"{', '.join(names)}", needle=ref)
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _check_published(claim, allowed: tuple[str, ...]) -> None:
+    if claim.published is not None and claim.published not in allowed:
+        raise SuiteError(f"claim {type(claim).__name__}: published must be one of {', '.join(allowed)} (the direction "
+                         f"the cited paper reports) or None, got {claim.published!r}")
+
+
+def _validate_claim(suite: Suite, claim) -> tuple[str, ...]:
+    """The checks of the newer claim kinds that need no task resolved; returns the conditions named."""
+    kind = type(claim).__name__
+    top = suite.test_factor * suite.train_max
+    if isinstance(claim, Extrapolates):
+        if not _is_number(claim.threshold) or not 0 < claim.threshold <= 1:
+            raise SuiteError(f"claim Extrapolates({claim.condition!r}): threshold must be a number in (0, 1], "
+                             f"got {claim.threshold!r}")
+        band = claim.band
+        if not isinstance(band, (tuple, list)) or len(band) != 2 or not all(_is_number(v) for v in band) \
+                or not 1 <= band[0] < band[1] or band[1] > suite.test_factor:
+            raise SuiteError(f"claim Extrapolates({claim.condition!r}): band must be (lo, hi) factors of train_max with "
+                             f"1 <= lo < hi <= test_factor ({suite.test_factor}), got {band!r}")
+        if int(round(band[1] * suite.train_max)) <= int(round(band[0] * suite.train_max)):
+            raise SuiteError(f"claim Extrapolates({claim.condition!r}): band {band!r} holds no length at train_max "
+                             f"{suite.train_max}; widen it")
+        _check_published(claim, EXTRAPOLATION_DIRECTIONS)
+        return (claim.condition,)
+    if isinstance(claim, (Ordering, TaskOrdering)) and claim.metric not in METRICS:
+        raise SuiteError(f"claim {kind}: unknown metric {claim.metric!r}; choose {', '.join(METRICS)}")
+    if isinstance(claim, Ordering):
+        if not isinstance(claim.conditions, (tuple, list)) or len(claim.conditions) < 2 \
+                or len(set(claim.conditions)) != len(claim.conditions):
+            raise SuiteError(f"claim Ordering: conditions must be a tuple of at least 2 distinct condition names, "
+                             f"got {claim.conditions!r}")
+        if claim.direction not in TREND_DIRECTIONS:
+            raise SuiteError(f"claim Ordering: direction must be {' or '.join(TREND_DIRECTIONS)}, got {claim.direction!r}")
+        _check_published(claim, TREND_DIRECTIONS)
+        return tuple(claim.conditions)
+    if isinstance(claim, TaskOrdering):
+        plans = [p.task for p in suite.plans]
+        if not isinstance(claim.tasks, (tuple, list)) or len(claim.tasks) < 2 or len(set(claim.tasks)) != len(claim.tasks):
+            raise SuiteError(f"claim TaskOrdering({claim.condition!r}): tasks must be a tuple of at least 2 distinct "
+                             f"tasks, got {claim.tasks!r}")
+        for task in claim.tasks:
+            if task not in plans:
+                raise SuiteError(f"claim TaskOrdering({claim.condition!r}) names task {task!r}, which no plan trains; "
+                                 f"planned: {', '.join(plans)}", needle=task)
+        _check_published(claim, TREND_DIRECTIONS)
+        return (claim.condition,)
+    # Transfers
+    if claim.main_condition == claim.with_aux_condition:
+        raise SuiteError(f"claim Transfers({claim.main_condition!r}, {claim.with_aux_condition!r}) compares a condition "
+                         "with itself")
+    for ref in (claim.main_condition, claim.with_aux_condition):
+        if ref not in suite.condition_names:
+            raise SuiteError(f"claim Transfers names unknown condition {ref!r}; known: {', '.join(suite.condition_names)}",
+                             needle=ref)
+    if claim.band is not None:
+        band = claim.band
+        if not isinstance(band, (tuple, list)) or len(band) != 2 or not all(_is_int(v) for v in band) \
+                or not suite.train_max <= band[0] < band[1] <= top:
+            raise SuiteError(f"claim Transfers: band must be two integers (lo, hi) with train_max ({suite.train_max}) "
+                             f"<= lo < hi <= test_factor·train_max ({top}); lengths lo+1..hi are judged, got {band!r}")
+    if claim.aux is not None and claim.aux not in trained_sources(suite.conditions, claim.with_aux_condition):
+        raise SuiteError(f"claim Transfers: aux {claim.aux!r} is not in the mixture of {claim.with_aux_condition!r}",
+                         needle=claim.aux)
+    transfer_aux_source(suite.conditions, claim)  # exactly one auxiliary, or a clear error
+    _check_published(claim, TRANSFER_DIRECTIONS)
+    return (claim.main_condition, claim.with_aux_condition)
 
 
 # ------------------------------------------------------------------------------ the one spec builder
@@ -425,6 +610,47 @@ def check_suite(suite: Suite, path: Path | None = None) -> None:
         suite.runs()
     except (TaskDefinitionError, SuiteError) as err:
         raise _located(path, None, str(err)) from None
+    _check_claims(suite, path)
+
+
+def _check_claims(suite: Suite, path: Path | None) -> None:
+    """The claim checks that need resolved tasks: a sparsity ordering needs k-sparse tasks of
+    different k; a transfer claim needs an auxiliary that resolves and a non-empty band."""
+    from theory.structure import structure_profile
+
+    from .claims import suite_claims
+
+    for claim in suite.claims:
+        if isinstance(claim, TaskOrdering):
+            ks = {}
+            for task in claim.tasks:
+                profile = structure_profile(resolve_task(task))
+                if not profile.bounded:
+                    raise _located(path, task, f"claim TaskOrdering: task {task!r} has no sparsity k (its support grows "
+                                               f"with n: {profile.sparsity()}); order k-sparse tasks only")
+                ks[task] = profile.k
+            if len(set(ks.values())) < 2:
+                raise _located(path, claim.tasks[0], f"claim TaskOrdering: every task has the same k ({ks}); choose "
+                                                     "tasks of different sparsity")
+        elif isinstance(claim, Transfers):
+            for plan in suite.plans:
+                try:
+                    aux, band = transfer_auxiliary(suite, resolve_task(plan.task), claim)
+                except (TaskDefinitionError, SuiteError) as err:
+                    raise _located(path, claim.with_aux_condition, f"claim Transfers, task {plan.task!r}: {err}") from None
+                if band[1] <= band[0]:
+                    raise _located(path, claim.with_aux_condition,
+                                   f"claim Transfers, task {plan.task!r}: auxiliary {aux.name!r} trains only up to "
+                                   f"length {band[1]}, not beyond train_max {suite.train_max}: there is no band to "
+                                   "transfer into; train it longer (Item(..., lengths=(lo, hi))) or give band=(lo, hi)")
+                if band[1] > max(suite.test_lengths):
+                    raise _located(path, claim.with_aux_condition,
+                                   f"claim Transfers, task {plan.task!r}: the band ends at {band[1]}, beyond the longest "
+                                   f"test length {max(suite.test_lengths)}; raise test_factor or give band=(lo, hi)")
+    names = [c.name for c in suite_claims(suite)]  # predictions.json keys claims by name
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise _located(path, None, f"two claims have the same name ({'; '.join(twice)}); give one a label=...")
 
 
 def _located(path: Path | None, needle: str | None, message: str) -> SuiteError:

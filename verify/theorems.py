@@ -25,10 +25,9 @@ from theory.catalogue import CATALOGUE
 from theory.structure import structure_profile
 from theory.task import TaskDefinitionError
 
-from .claims import CONSISTENT, MIN_EFFECT, bound_holds_where_consistent, length_rows
+from .claims import CONSISTENT, MIN_EFFECT, bound_holds_where_consistent, length_rows, trend_outcome
 from .runner import run_all
 from .spec import RunSpec
-from .stats import rank_trend_test
 from .suite import RESTRICTION, Condition, build_spec, default_position_scheme
 
 
@@ -138,21 +137,21 @@ def sparsity_trend(task: str, scale: Scale, directory: Path, workers: int, show_
         fits = [stored[s.key].validation_exact if stored[s.key].ok else float("nan") for s in specs[name]]
         observation.append(f"k = {k} (|S| = {structure_profile(CATALOGUE[name]).k}): OOD accuracy per seed "
                            f"{', '.join(f'{v:.3f}' for v in values)}; validation accuracy {', '.join(f'{v:.3f}' for v in fits)}")
-    rho, p = rank_trend_test(ks_seen, accs)  # permutation p, exact for a few k x seeds
+    trend = trend_outcome(ks_seen, accs)  # the ordering claims' rule: exact permutation p, MIN_EFFECT
+    rho, p = trend["rho"], trend["p"]
     unfit = sum(1 for group in specs.values() for s in group
                 if not stored[s.key].ok or not stored[s.key].validation_exact >= 0.9)
-    if np.isnan(rho):
+    if trend["outcome"] == "flat":
         verdict, statistic = "inconclusive", "OOD accuracy did not vary at all across k and seeds"
     else:
-        by_k = {k: np.mean([a for kk, a in zip(ks_seen, accs) if kk == k]) for k in ks}
-        drop = by_k[min(ks)] - by_k[max(ks)]
+        drop = -trend["change"]
         statistic = (f"Spearman rho(k, OOD accuracy) = {rho:+.3f} over {len(accs)} runs, permutation p = {p:.3f}; mean OOD "
                      f"accuracy falls by {drop:+.3f} from k = {min(ks)} to k = {max(ks)}; {failed} failed runs count as 0")
-        if p <= 0.05 and abs(drop) < MIN_EFFECT:
+        if trend["outcome"] == "too small":
             verdict = "inconclusive"  # a significant rank order of differences too small to matter
             statistic += f"; inconclusive because the change is below {MIN_EFFECT}"
         else:
-            verdict = "holds" if rho < 0 and p <= 0.05 else "violated" if rho > 0 and p <= 0.05 else "inconclusive"
+            verdict = {"decreasing": "holds", "increasing": "violated"}.get(trend["outcome"], "inconclusive")
         if unfit * 2 > len(accs):
             verdict = "inconclusive"  # most models never learned the task at training lengths
             statistic += f"; inconclusive because {unfit} of {len(accs)} runs did not fit the training range"
