@@ -102,6 +102,12 @@ def _read_meta(path: Path) -> dict:
     return meta
 
 
+def _profile_text(task: str, pred: dict) -> str:
+    """The recorded profile without its leading task name (the report names the task already)."""
+    text = pred.get("profile", "?")
+    return text[len(task) + 2:] if text.startswith(f"{task}: ") else text
+
+
 def _fmt(v) -> str:
     return "—" if v is None else str(v)
 
@@ -196,7 +202,7 @@ def _task_section(suite: Suite, plan, task_runs: list[StoredRun], pred: dict, ve
     n = suite.train_max
     stem = _file(plan.task)
     lines = [f"## {plan.task}", "",
-             f"Rule: `{pred.get('rule', '?')}` — profile: {pred.get('profile', '?')}. "
+             f"Rule: `{pred.get('rule', '?')}` — profile: {_profile_text(plan.task, pred)}. "
              f"Position scheme: `{plan.position_scheme}` ({plan.why}).", "",
              f"![accuracy vs length]({stem}_accuracy.png)", "",
              "| condition | seed | status | chosen step | val. EM (1..n) | fits training range | OOD EM (n+1..) | "
@@ -319,7 +325,7 @@ def _document(suite: Suite, runs: list[StoredRun], preds: dict, sections: list[s
         f"Recorded at {preds.get('recorded_at', 'unknown')}.", "",
     ]
     for task, p in preds["tasks"].items():
-        head.append(f"- **{task}**: {p['profile']}.")
+        head.append(f"- **{task}**: {_profile_text(task, p)}.")
     for name, claim in preds.get("claims", {}).items():
         pred = claim["prediction"]
         head.append(f"- *{name}*: expected {pred['expected']}" + (f" ({pred['why']})" if "why" in pred else "") + ".")
