@@ -297,14 +297,23 @@ def _document(suite: Suite, runs: list[StoredRun], preds: dict, sections: list[s
     if suite.overrides:
         head += [f"> **Quick look, not the suite as committed:** overridden on the command line: "
                  f"{'; '.join(suite.overrides)}. Written to its own folder.", ""]
-    head += [
-        f"{suite.description}.", "",
+    from .suite import Transfers
+
+    transfer = any(isinstance(c, Transfers) for c in suite.claims)
+    theory = ("**What this checks.** Cai et al. (NeurIPS 2025) found that a main task trained at short lengths "
+              "extrapolates toward the length of a *related* auxiliary task trained longer, and that unrelated "
+              "auxiliaries do not carry it. lengthgen predicts from the two definitions alone, before training, "
+              "which auxiliaries are related (`auxtasks/relatedness.py`), and compares the main task's exact "
+              "match beyond its training range with and without each auxiliary, every seed shown."
+              ) if transfer else (
         "**What this checks.** The auxiliary-task theory of Awasthi, Gupta & Kumar (NeurIPS 2025) says that for "
         "tasks whose every output depends on few tokens (k-sparse), low error on the primary task plus low error on "
         "its *restriction tasks* — short sub-sequences of long instances that keep each output's support, with the "
         "original position ids — bounds the error at longer lengths: P[error at N] ≤ r(N)·ε(N) (+ r(N)·(1 − c(N)) "
-        "when the model is not fully restriction-consistent). Each task is trained under every condition below and "
-        "evaluated at every length.", "",
+        "when the model is not fully restriction-consistent).")
+    head += [
+        f"{suite.description}.", "",
+        theory + " Each task is trained under every condition below and evaluated at every length.", "",
         "**How to read it.** Shaded regions are the training range. Thin lines are single seeds, thick lines the mean "
         "with a 95% t interval over seeds (with 2–3 seeds it is wide). In the bound plots, a solid line below its "
         "dashed twin means the theorem's bound held for that seed. N*(δ) is the largest length up to which the bound "

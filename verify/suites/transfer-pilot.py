@@ -17,7 +17,7 @@ from verify.suite import Condition, Item, Suite, TaskPlan, Transfers
 
 SUITE = Suite(
     name="transfer-pilot",
-    description="capitalize-reverse (1..8) alone, with reverse (1..16), with copy (1..16, control): does length transfer from the related task?",
+    description="capitalize-reverse (1..8) alone, with reverse (1..16), and with copy (1..16, the unrelated control)",
     plans=(TaskPlan("capitalize_reverse", "rope", "RoPE as in Cai et al.; it fits reversal in 2000 steps here"),),
     seeds=(0, 1, 2, 3, 4),
     train_max=8,
