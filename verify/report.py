@@ -102,6 +102,21 @@ def _read_meta(path: Path) -> dict:
     return meta
 
 
+def _stored_before_predictions(suite: Suite, runs: list[StoredRun], recorded_at: str | None) -> list[str]:
+    """A warning (as report lines) if some runs were stored before the predictions were recorded:
+    predictions are re-recorded when their text changes, and reused runs then predate them, so
+    their verdicts do not test a prediction made before training."""
+    if not recorded_at:
+        return []
+    when = datetime.fromisoformat(recorded_at)
+    early = [r for r in runs if r.finished_at and datetime.fromisoformat(r.finished_at) < when]
+    if not early:
+        return []
+    return [f"**Warning: {len(early)} of {len(runs)} runs were stored before these predictions were recorded** (the "
+            "predictions changed after those runs were trained), so their verdicts do not test a prediction made "
+            f"before training; `lengthgen report --suite {suite.name} --fresh` retrains every run after it.", ""]
+
+
 def _profile_text(task: str, pred: dict) -> str:
     """The recorded profile without its leading task name (the report names the task already)."""
     text = pred.get("profile", "?")
@@ -332,6 +347,7 @@ def _document(suite: Suite, runs: list[StoredRun], preds: dict, sections: list[s
         "(ties → later); test lengths never choose anything",
         "", "## Predictions (recorded before training)", "",
         f"Recorded at {preds.get('recorded_at', 'unknown')}.", "",
+        *_stored_before_predictions(suite, runs, preds.get("recorded_at")),
     ]
     for task, p in preds["tasks"].items():
         head.append(f"- **{task}**: {_profile_text(task, p)}.")
