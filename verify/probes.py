@@ -92,3 +92,40 @@ def mean_ablation_map(model: Transformer, batches: list[SequenceBatch],
                     ablated = score_fn(model, batch)
                 drops[layer, head] += (base - ablated) * len(batch) / rows
     return drops
+
+
+# --------------------------------------------------------------------- maps of a stored run's tasks
+
+PROBE_SEED = 11_000_000  # probe instances: a fixed set per (task, length), like the evaluation set
+
+
+def stored_run_head_maps(spec, weights_dir, length: int, instances: int = 256) -> dict[str, np.ndarray]:
+    """Mean-ablation maps (layers, heads) of a stored run's chosen checkpoint, for its primary task and
+    every task its mixture trains besides (restrictions excepted), each on ``instances`` instances of
+    length ``length`` (capped by what the task admits) with its own task token.
+
+    The weights are read with ``weights_only=True`` from ``weights_dir/<key>.pt``
+    (``verify.run.weights_path``); ``FileNotFoundError`` if the run kept none (e.g. a fresh clone).
+    """
+    from theory.serialize import serialize
+
+    from .run import _item_task, build, weights_path
+
+    path = weights_path(weights_dir, spec.key)
+    if not path.exists():
+        raise FileNotFoundError(f"no saved weights for run {spec.key} at {path}; re-run the suite to keep them")
+    task, _, vocab, model, _ = build(spec)
+    model.load_state_dict(torch.load(path, weights_only=True))
+    model.eval()
+    coupled = spec.position_scheme in ("coupled", "predicted")
+    targets = [(task.name, task, task.name)]
+    targets += [(item.source, _item_task(task, item, spec), item.token) for item in spec.mixture
+                if item.kind != "restriction"]
+    maps = {}
+    for label, item_task, token in targets:
+        n_value = min(length, item_task.max_length or length)
+        rng = np.random.default_rng(PROBE_SEED + n_value)
+        inputs, sol = item_task.generate(rng, instances, n_value, support=False)
+        batch = serialize(item_task, inputs, sol.outputs, vocab, token, coupled=coupled and item_task is task)
+        maps[label] = mean_ablation_map(model, [batch])
+    return maps

@@ -100,3 +100,19 @@ def test_mean_ablation_refuses_mixed_lengths():
     mixed = concatenate(copy_batches(vocab), vocab.pad)
     with pytest.raises(ValueError, match="batches of one length"):
         mean_ablation_map(model, [mixed])
+
+
+def test_head_maps_of_a_stored_run_read_its_saved_weights(tmp_path):
+    """Maps for the primary and each plain mixture item of a stored run, from its weights (weights_only)."""
+    from verify import api
+    from verify.probes import stored_run_head_maps
+    from verify.suite import Condition, Item
+
+    spec = api.make_spec("reverse", Condition("with-copy", (Item("copy", lengths=(1, 6)),)), seed=0, train_max=3,
+                         steps=30, layers=1, d_model=16, heads=2, eval_every=15, eval_instances=32)
+    run = api.run_one(spec, directory=tmp_path)
+    maps = stored_run_head_maps(run.spec, tmp_path, length=3, instances=32)
+    assert set(maps) == {"reverse", "copy"} and all(m.shape == (1, 2) for m in maps.values())
+    (tmp_path / "weights" / f"{run.spec.key}.pt").unlink()
+    with pytest.raises(FileNotFoundError, match="no saved weights"):
+        stored_run_head_maps(run.spec, tmp_path, length=3)
