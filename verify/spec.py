@@ -102,8 +102,14 @@ class RunSpec:
 
     @property
     def key(self) -> str:
-        blob = json.dumps(self.to_dict(), sort_keys=True, default=list).encode()
-        return hashlib.sha256(blob).hexdigest()[:16]
+        return spec_key(self.to_dict())
+
+
+def spec_key(spec: dict) -> str:
+    """The run key of a spec as a dict (``RunSpec.to_dict()``, or a stored spec of any data format):
+    the first 16 hex digits of the SHA-256 of its sorted JSON."""
+    blob = json.dumps(spec, sort_keys=True, default=list).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
 
 
 # ------------------------------------------------------------------------- what a run produced

@@ -38,7 +38,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator
 
-from .spec import StoredRun
+from .spec import StoredRun, spec_key
 
 FORMAT = "lengthgen-runs/2"
 #: runs.json snapshots that can be imported: the JSON store of format 1 had the same layout
@@ -268,14 +268,6 @@ def json_safe(value):
     if isinstance(value, (list, tuple)):
         return [json_safe(v) for v in value]
     return value
-
-
-def spec_key(spec: dict) -> str:
-    """The key of a stored spec dict: exactly ``RunSpec.key``, computed on the dict itself, so runs of
-    older data formats (which no longer build a current RunSpec) are checked too."""
-    import hashlib
-
-    return hashlib.sha256(json.dumps(spec, sort_keys=True, default=list).encode()).hexdigest()[:16]
 
 
 def _is_count(v) -> bool:
