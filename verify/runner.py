@@ -24,7 +24,7 @@ from __future__ import annotations
 import functools
 import multiprocessing as mp
 import os
-import tempfile
+import io
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable
@@ -34,7 +34,7 @@ from tqdm import tqdm
 from .executors import check, run_ray
 from .run import RunResult, RunSpec, execute_safely, weights_path
 from .spec import StoredRun
-from .store import RunStore
+from .store import RunStore, _atomic_write
 
 
 def _init_worker(threads: int) -> None:
@@ -53,18 +53,12 @@ def _depth(spec: RunSpec) -> int:
 
 
 def save_weights(path: Path, state: dict) -> None:
-    """``torch.save`` to a temporary file beside ``path``, then move it into place (never half-written)."""
+    """``torch.save`` the state, written like every stored file (``store._atomic_write``: never half-written)."""
     import torch
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        torch.save(state, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    _atomic_write(path, buffer.getvalue())
 
 
 def move_aside(directory: Path) -> Path | None:

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import io
 import json
 import math
 import os
@@ -57,13 +58,15 @@ class StoreError(ValueError):
     """The result store is unreadable or belongs to something else."""
 
 
-def _atomic_write(path: Path, text: str) -> None:
+def _atomic_write(path: Path, data: str | bytes) -> None:
+    """Write ``data`` to a temporary file beside ``path`` (usual permissions, fsynced), then move it
+    into place: ``path`` is either its old self or complete, never half-written."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         os.fchmod(fd, usual_mode())  # mkstemp makes 0600; the result is an ordinary file
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data.encode("utf-8") if isinstance(data, str) else data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -236,17 +239,12 @@ class RunStore:
 def export_csv(path: Path, rows: list[dict]) -> None:
     """Rows as CSV (atomically); the columns are every key of any row, in first-seen order, and a
     row without a column leaves it empty (a failed run has no metrics)."""
-    if not rows:
-        _atomic_write(path, "")
-        return
-    fields = list(dict.fromkeys(k for row in rows for k in row))
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=fields, restval="")
+    text = io.StringIO(newline="")
+    if rows:
+        writer = csv.DictWriter(text, fieldnames=list(dict.fromkeys(k for row in rows for k in row)), restval="")
         writer.writeheader()
         writer.writerows(rows)
-        os.fchmod(f.fileno(), usual_mode())
-        tmp = f.name
-    os.replace(tmp, path)
+    _atomic_write(path, text.getvalue())
 
 
 # ---------------------------------------------------------------------------- checking what is loaded
