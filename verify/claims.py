@@ -85,10 +85,9 @@ def length_rows(run: StoredRun, train_max: int) -> list[dict]:
 
 
 def ood_exact_match(run: StoredRun, train_max: int) -> float:
-    """The per-seed statistic of extrapolation: mean exact match over test lengths (> n)."""
-    if not run.ok:
-        return 0.0  # a failed run extrapolates nothing; it is counted, not dropped
-    return float(np.mean([r["exact_match"] for r in length_rows(run, train_max) if r["test"]]))
+    """The per-seed statistic of extrapolation: mean exact match over test lengths (> n); a failed
+    run extrapolates nothing and counts 0 (counted, not dropped)."""
+    return band_exact_match(run, (train_max, math.inf))
 
 
 def lengths_summary(run: StoredRun, train_max: int, delta: float) -> dict:

@@ -134,7 +134,7 @@ def screen(primary_name: str, train_max: int, budget: float, seeds: int = 2, wor
 
     from auxtasks.derive import resolve_task
 
-    from .claims import length_rows
+    from .claims import ood_exact_match
     from .run import RunSpec, build
     from .runner import run_all
     from .suite import RESTRICTION, Condition, build_spec, default_position_scheme, run_lengths
@@ -181,9 +181,9 @@ def screen(primary_name: str, train_max: int, budget: float, seeds: int = 2, wor
         group = [stored[s.key] for s in specs if s.condition == label]
         ood, tok = [], []
         for run in group:
-            lr = [r for r in length_rows(run, train_max) if r["test"]] if run.ok else []
-            ood.append(float(np.mean([r["exact_match"] for r in lr])) if lr else 0.0)
-            tok.append(float(np.mean([r["token_accuracy"] for r in lr])) if lr else 0.0)
+            ood.append(ood_exact_match(run, train_max))
+            tested = [m.token_accuracy for m in run.measurements if m.length > train_max] if run.ok else []
+            tok.append(float(np.mean(tested)) if tested else 0.0)
         lo, hi = bootstrap_mean_interval(ood)
         rows.append({"condition": label, "seeds": len(group), "failed": sum(not r.ok for r in group),
                      "ood_exact_match": float(np.mean(ood)), "ci": [lo, hi], "ood_token_accuracy": float(np.mean(tok)),

@@ -25,7 +25,7 @@ from theory.catalogue import CATALOGUE
 from theory.structure import structure_profile
 from theory.task import TaskDefinitionError
 
-from .claims import CONSISTENT, MIN_EFFECT, bound_holds_where_consistent, length_rows, trend_outcome
+from .claims import CONSISTENT, MIN_EFFECT, bound_holds_where_consistent, length_rows, ood_exact_match, trend_outcome
 from .runner import run_all
 from .spec import RunSpec
 from .suite import RESTRICTION, Condition, build_spec, default_position_scheme
@@ -126,11 +126,8 @@ def sparsity_trend(task: str, scale: Scale, directory: Path, workers: int, show_
         values = []
         for spec in specs[name]:
             run = stored[spec.key]
-            if not run.ok:
-                failed += 1
-                value = 0.0
-            else:
-                value = float(np.mean([r["exact_match"] for r in length_rows(run, scale.train_max) if r["test"]]))
+            failed += not run.ok
+            value = ood_exact_match(run, scale.train_max)
             values.append(value)
             ks_seen.append(k)
             accs.append(value)
