@@ -31,7 +31,7 @@ import sympy as sp
 
 from theory.language import ContentOperator, FirstWhere, MaxOver, MinOver, j, t, y
 from theory.opaque import NOT_ANALYSED, is_opaque
-from theory.serialize import SequenceBatch, Vocab, sample_sequences
+from theory.serialize import SequenceBatch, Vocab, sample_sequences, sequence_length
 from theory.structure import StructureProfile, coupling, structure_profile
 from theory.catalogue import ALL_TASKS, load_task
 from theory.task import Task, TaskDefinitionError
@@ -240,7 +240,7 @@ def restriction_defaults(primary: Task, train_max: int) -> tuple[int, tuple[int,
     outputs), so restricted instances are never longer than what the primary trains on; lengths
     run to 3x the training range, where the report evaluates.
     """
-    m = 1 + primary.input_size(train_max) + len(primary.operands) + primary.r(train_max)
+    m = sequence_length(primary, train_max)
     return m, (primary.min_length, min(3 * train_max, primary.max_length or 3 * train_max))
 
 

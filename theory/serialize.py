@@ -72,6 +72,12 @@ def output_start(task: Task, n_value: int) -> int:
     return frame_positions(task, n_value)[-1] + 1
 
 
+def sequence_length(task: Task, n_value: int) -> int:
+    """Tokens in a serialized instance of length ``n_value``: task token, operands with their
+    separators, outputs."""
+    return output_start(task, n_value) + task.r(n_value)
+
+
 def instance_to_sequence_index(task: Task, n_value: int) -> np.ndarray:
     """Map instance indices (operands, then outputs; see ``theory.solver``) to sequence positions."""
     frame = frame_positions(task, n_value)

@@ -237,13 +237,13 @@ def coupled_position_ids(task: Task, n_value: int) -> np.ndarray:
     id of the input index its rule reads (index + 1), or t + 1 where the output reaches past the
     inputs (e.g. the final carry); the task token and separators get id 0.
     """
-    from .serialize import frame_positions, output_start
+    from .serialize import frame_positions, output_start, sequence_length
 
     c = coupling(task)
     if c.index is None:
         raise ValueError(f"task {task.name!r} has no positional coupling ({c.note})")
     sizes = task.operand_sizes(n_value)
-    L = output_start(task, n_value) + task.r(n_value)
+    L = sequence_length(task, n_value)
     ids = np.zeros(L, dtype=np.int64)
     frame = frame_positions(task, n_value)
     for k, size in enumerate(sizes):

@@ -31,7 +31,7 @@ from auxtasks.derive import derive
 from auxtasks.restriction import RestrictionTask
 from auxtasks.derive import resolve_task
 from theory.structure import structure_profile
-from theory.serialize import Vocab, sample_sequences, serialize
+from theory.serialize import Vocab, sample_sequences, sequence_length, serialize
 
 from .measure import decode_with_predicted_ids, decoded_as_predictions, exact_match, measure_length, predictions
 from .model import ModelConfig, Transformer
@@ -113,12 +113,11 @@ def _longest(spec: RunSpec, task=None) -> int:
     every position its parent learned."""
     task = task or resolve_task(spec.task)
     top = max(spec.test_lengths)
-    sizes = [task.input_size(top) + len(task.operands) + task.r(top)]
+    sizes = [sequence_length(task, top)]
     for item in spec.mixture:
         if item.kind != "restriction":
-            t = _item_task(task, item, spec)
-            sizes.append(t.input_size(item.lengths[1]) + len(t.operands) + t.r(item.lengths[1]))
-    own = max(sizes) + 1
+            sizes.append(sequence_length(_item_task(task, item, spec), item.lengths[1]))
+    own = max(sizes)
     return max(own, _longest(spec.init_from)) if spec.init_from is not None else own
 
 
