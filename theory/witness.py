@@ -300,10 +300,8 @@ def evaluate_by_elimination(task, search: WitnessSearch, view: dict[int, int], t
         except MissingState as missing:
             stack += [(extra, {**assumed, (missing.name, missing.index): v}) for v in search.domains[missing.name]]
             continue
-        except Undetermined:
-            raise
         except MissingRead as missing:
-            if missing.key < 0:
+            if missing.key < 0:  # not one missing position (an unresolved view): nothing to branch on
                 raise
             symbols = task.alphabet if missing.key < layout.out_offset else task.out_alphabet
             stack += [({**extra, missing.key: v}, assumed) for v in range(symbols)]
