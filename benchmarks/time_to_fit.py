@@ -36,11 +36,11 @@ try:
 except ImportError:  # run as a script from a checkout without the package installed
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     from verify import run as run_module
-from theory.catalogue import TASKS  # noqa: E402
+from theory.catalogue import ALL_TASKS  # noqa: E402
 from theory.serialize import serialize  # noqa: E402
 from theory.structure import structure_profile  # noqa: E402
 from verify.measure import exact_match, predictions  # noqa: E402
-from verify.suite import Condition, SuiteError, build_spec, default_position_scheme  # noqa: E402
+from verify.suite import RUNNABLE_SCHEMES, Condition, SuiteError, build_spec, default_position_scheme  # noqa: E402
 from verify.train import train  # noqa: E402
 
 STEP_LIMIT = 10_000_000  # training is stopped by the threshold or the time cap, never by this
@@ -66,10 +66,11 @@ class Fit:
 
 
 def time_to_fit(name: str, args: argparse.Namespace) -> Fit:
-    task = next(t for t in TASKS if t.name == name)
-    scheme = default_position_scheme(structure_profile(task))
+    task = ALL_TASKS[name]
+    scheme = args.scheme or default_position_scheme(structure_profile(task))
     spec = build_spec(task, name, Condition("primary"), args.seed, args.train_max, args.train_max, STEP_LIMIT, scheme,
-                      layers=2, d_model=64, heads=4, eval_every=args.check_every, eval_instances=1)
+                      layers=args.layers, d_model=args.d_model, heads=args.heads, eval_every=args.check_every,
+                      eval_instances=1)
     task, _, vocab, model, sources = run_module.build(spec)
     val_rng = np.random.default_rng(run_module.VALIDATION_SEED)
     lo, hi = spec.train_lengths
@@ -106,7 +107,7 @@ def time_to_fit(name: str, args: argparse.Namespace) -> Fit:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    names = [t.name for t in TASKS]
+    names = list(ALL_TASKS)
     p.add_argument("--tasks", default="", help="comma-separated catalogue tasks (default: the whole catalogue)")
     p.add_argument("--cap", type=float, default=300.0, help="wall seconds per task before giving up")
     p.add_argument("--threshold", type=float, default=0.99, help="validation exact match that counts as fitted")
@@ -114,13 +115,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--check-every", type=int, default=50, help="validate every this many steps")
     p.add_argument("--seed", type=int, default=0, help="model and data seed")
     p.add_argument("--threads", type=int, default=1, help="torch threads (report workers run with 1)")
+    p.add_argument("--scheme", choices=RUNNABLE_SCHEMES, default=None,
+                   help="position scheme (default: the one quick experiments use, from the task's structure)")
+    p.add_argument("--layers", type=int, default=2, help="model layers")
+    p.add_argument("--d-model", type=int, default=64, help="model width")
+    p.add_argument("--heads", type=int, default=4, help="attention heads")
     args = p.parse_args(argv)
     args.tasks = [t for t in args.tasks.split(",") if t] or names
     unknown = [t for t in args.tasks if t not in names]
     if unknown:
         p.error(f"unknown task(s) {', '.join(unknown)}; `lengthgen tasks` lists the catalogue")
-    if args.cap <= 0 or not 0 < args.threshold <= 1 or args.check_every < 1 or args.threads < 1 or args.train_max < 1:
-        p.error("need --cap > 0, 0 < --threshold <= 1, --check-every >= 1, --threads >= 1 and --train-max >= 1")
+    if args.cap <= 0 or not 0 < args.threshold <= 1 or args.check_every < 1 or args.threads < 1 or args.train_max < 1 \
+            or args.layers < 1 or args.heads < 1 or args.d_model < 1 or args.d_model % args.heads:
+        p.error("need --cap > 0, 0 < --threshold <= 1, --check-every >= 1, --threads >= 1, --train-max >= 1, "
+                "--layers, --heads, --d-model >= 1 and --d-model a multiple of --heads")
     return args
 
 
@@ -128,7 +136,7 @@ def main(argv: list[str] | None = None) -> list[Fit]:
     args = parse_args(argv)
     threads = torch.get_num_threads()
     torch.set_num_threads(args.threads)
-    print(f"torch {torch.__version__}, {args.threads} thread(s); default model (2 layers, d 64, 4 heads), "
+    print(f"torch {torch.__version__}, {args.threads} thread(s); model ({args.layers} layers, d {args.d_model}, {args.heads} heads), "
           f"train lengths up to {args.train_max}; fitted = validation exact match >= {args.threshold}, "
           f"checked every {args.check_every} steps; cap {args.cap:g} s per task", flush=True)
     fits = []

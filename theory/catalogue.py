@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from sympy import And, Eq, Mod, Piecewise
 
-from .language import CountWhere, FirstWhere, Intermediate, MaxOver, MinOver, a, b, j, n, q, t, x, y
+from .language import CountWhere, FirstWhere, Intermediate, LastWhere, MaxOver, MinOver, a, b, j, n, q, t, x, y
 from .opaque import OpaqueTask, maze_task
 from .task import Task, TaskDefinitionError
 from .userfile import run_user_file
@@ -97,6 +97,39 @@ def _distinct_prefix_with_query(offset_lo: int, offset_hi_from_end: int, alphabe
         query = body[np.arange(batch), where][:, None]
         return {"x": np.concatenate([body, query], axis=1).astype(np.int64)}
     return sampler
+
+
+def _query_twice_sampler(alphabet: int):
+    """Sampler: a body of n-1 tokens, n-2 of them distinct, whose one repeated token is the query.
+
+    The query token sits at two body positions p1 < p2 <= n-3 (uniform over the pairs), so the
+    token after each occurrence is inside the body, and the last token is the query.  The token
+    after p1 and the token after p2 always differ: if p2 = p1 + 1 the first is the query and the
+    second is not; otherwise they are two different positions holding two distinct non-query tokens.
+    """
+    def sampler(rng: np.random.Generator, batch: int, n_value: int) -> dict[str, np.ndarray]:
+        distinct = np.argsort(rng.random((batch, alphabet)), axis=1)[:, :n_value - 2]
+        pair = np.sort(np.argsort(rng.random((batch, n_value - 2)), axis=1)[:, :2], axis=1)
+        p1, p2 = pair[:, :1], pair[:, 1:]
+        idx = np.arange(n_value - 1)[None, :]
+        # body position i reads distinct[i] before p2, distinct[i - 1] after it; p2 repeats p1
+        src = np.where(idx == p2, p1, idx - (idx > p2))
+        body = np.take_along_axis(distinct, src, axis=1)
+        query = np.take_along_axis(distinct, p1, axis=1)
+        return {"x": np.concatenate([body, query], axis=1).astype(np.int64)}
+    return sampler
+
+
+def _retrieve_first(v) -> list[int]:
+    xs = v["x"]
+    body, query = xs[:-1], xs[-1]
+    return [xs[body.index(query) + 1]]
+
+
+def _retrieve_last(v) -> list[int]:
+    xs = v["x"]
+    body, query = xs[:-1], xs[-1]
+    return [xs[max(i for i, tok in enumerate(body) if tok == query) + 1]]
 
 
 def _successor_sampler(alphabet: int):
@@ -257,6 +290,17 @@ TASKS = [
          max_length=33, rule=FirstWhere(j, x[j - 1], Eq(x[j], x[n - 1]), -1, n - 1),
          sampler=_distinct_prefix_with_query(1, 1, 32),
          oracle=lambda v: [v["x"][v["x"].index(v["x"][-1]) - 1]]),
+    # Born a Transformer (2025): retrieval at the first vs the last occurrence of a repeated query
+    Task(name="retrieve_first",
+         description="the token after the query's first earlier occurrence (the query occurs twice)",
+         length_meaning="tokens (the last is the query)", alphabet=32, output_length=1, min_length=4,
+         max_length=34, rule=FirstWhere(j, x[j + 1], Eq(x[j], x[n - 1]), -1, n - 1),
+         sampler=_query_twice_sampler(32), oracle=_retrieve_first),
+    Task(name="retrieve_last",
+         description="the token after the query's last earlier occurrence (the query occurs twice)",
+         length_meaning="tokens (the last is the query)", alphabet=32, output_length=1, min_length=4,
+         max_length=34, rule=LastWhere(j, x[j + 1], Eq(x[j], x[n - 1]), -1, n - 1),
+         sampler=_query_twice_sampler(32), oracle=_retrieve_last),
     Task(name="passkey", description="the token after the marker (15) hidden in noise", length_meaning="tokens",
          alphabet=16, output_length=1, min_length=2, rule=FirstWhere(j, x[j + 1], Eq(x[j], 15)),
          sampler=_passkey_sampler, oracle=_passkey),

@@ -51,7 +51,7 @@ def produce_report(suite: Suite, directory: Path, *, workers: int = 2, retry_fai
     """Record predictions, train what is missing, render; return claim -> verdict.  The caller
     holds the folder lock (``verify.lock.folder_lock``)."""
     from .report import record_predictions, render
-    from .runner import move_aside, run_all
+    from .runner import copy_from_stores, move_aside, run_all
 
     started = time.perf_counter()
     if no_train:
@@ -60,6 +60,8 @@ def produce_report(suite: Suite, directory: Path, *, workers: int = 2, retry_fai
     if fresh:
         move_aside(directory)
     record_predictions(suite, directory)  # before any training
+    if not fresh and suite.reuse_from:
+        copy_from_stores(suite.runs(), directory, [directory.parent / name for name in suite.reuse_from])
     run_all(suite.runs(), directory, workers, retry_failed, show_progress=show_progress, executor=executor,
             address=address)
     return render(suite, directory, command, time.perf_counter() - started, started_at)

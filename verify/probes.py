@@ -11,6 +11,7 @@ chunks of rows still sees the mean of the batch, not of its chunk.
 
 from __future__ import annotations
 
+import hashlib
 from typing import Callable
 
 import numpy as np
@@ -97,6 +98,13 @@ def mean_ablation_map(model: Transformer, batches: list[SequenceBatch],
 # --------------------------------------------------------------------- maps of a stored run's tasks
 
 PROBE_SEED = 11_000_000  # probe instances: a fixed set per (task, length), like the evaluation set
+
+
+def stable_offset(name: str) -> int:
+    """A seed offset fixed by a task or source name (the same in every process and Python version,
+    unlike ``hash``), a multiple of 1000 so that ``base + length + stable_offset(name)`` keeps the
+    sets of one name at different lengths apart: distinct fixed instance sets per (name, length)."""
+    return int(hashlib.sha256(name.encode()).hexdigest()[:6], 16) * 1000
 
 
 def stored_run_head_maps(spec, weights_dir, length: int, instances: int = 256) -> dict[str, np.ndarray]:

@@ -9,12 +9,32 @@ The mixture is the spec's (``RunSpec.mixture``): restriction items sample R(z, p
 primary, derived and plain task items sample their own instances with their own task token.  A
 stage (``spec.init_from``) starts from its parent's saved weights (``weights/<parent key>.pt``):
 its vocabulary is the parent's with any new task tokens appended, so every parent tensor is
-copied into the first rows of the child's.  The chosen checkpoint comes back in
+copied into the first rows of the child's.  A run of ``primary_weight`` 0 (a pretraining stage) trains
+on its mixture only and keeps its last checkpoint; its validation still reads the primary (zero-shot).  The chosen checkpoint comes back in
 ``RunResult.state`` for the runner to save; it is not part of the stored result.
 
 Scheme ``predicted`` trains on coupled ids like ``coupled`` plus the next-id loss
 (``verify.train``); validation and the exact match it reports decode with the model's own ids
 (``verify.measure.decode_with_predicted_ids``), restrictions are measured with the true ids.
+
+Transfer measurements (Cai et al.'s extrapolation by association, issue 11): a run whose mixture
+has a derived or plain task item (not with schemes ``coupled``/``predicted``, which allow
+restriction items only) also stores what a transfer report reads, since a fresh clone has no
+weights to recompute it from:
+
+* ``item_measurements``: each such item's teacher-forced exact match at every test length its task
+  admits, on a fixed evaluation set per (item, length) (``_item_evaluation_set``);
+* ``head_maps`` / ``head_map_length``: mean-ablation maps (``verify.probes.mean_ablation_map``) of
+  the chosen checkpoint for the primary and each item, at the midpoint L of the transfer band
+  (``transfer_probe_length``);
+* ``transfer_checkpoints``: at every validation checkpoint, the primary's and each item's exact
+  match over the band (n, A] and the map difference of their maps at L, on probe sets fixed before
+  training (``_TransferProbe``).
+
+They read the model in eval mode with fixed numpy generators of their own (never the training
+generator nor torch's), and the training loop puts the model back in train mode each step, so the
+primary's numbers, the validation curve and the chosen checkpoint are what they are without them
+(``TRANSFER_MEASUREMENTS = False`` switches them off, for that check).
 """
 
 from __future__ import annotations
@@ -35,6 +55,7 @@ from theory.serialize import Vocab, sample_sequences, sequence_length, serialize
 
 from .measure import decode_with_predicted_ids, decoded_as_predictions, exact_match, measure_length, predictions
 from .model import ModelConfig, Transformer
+from .probes import PROBE_SEED, mean_ablation_map, stable_offset, teacher_forced_exact_match
 from .spec import MixtureItem, RunSpec  # noqa: F401  (RunSpec re-exported)
 from .suite import SuiteError
 from .train import Source, TrainingDiverged, train
@@ -43,6 +64,13 @@ VALIDATION_SEED = 7_000_000  # validation instances: training lengths only, neve
 EVALUATION_SEED = 9_000_000  # one fixed evaluation set per length, shared by every run
 #: schemes whose data carry the coupled ids; ``predicted`` trains on them and is measured with its own
 COUPLED_SCHEMES = ("coupled", "predicted")
+
+#: measure the transfer fields of runs with task items (module docstring); off only to check that
+#: they change nothing else
+TRANSFER_MEASUREMENTS = True
+ITEM_EVAL_INSTANCES = 256  # at most, per (item, test length); fewer if the spec's eval_instances is smaller
+HEAD_MAP_INSTANCES = 128  # per task, at the chosen checkpoint
+CHECKPOINT_INSTANCES = 64  # per task and length (and per map) at every validation checkpoint
 
 
 @dataclass
@@ -58,6 +86,11 @@ class RunResult:
     measurements: list[dict] = field(default_factory=list)
     loss_curve: list = field(default_factory=list)
     validation_curve: list = field(default_factory=list)  # (step, (exact match, token accuracy)) per evaluation
+    # transfer measurements (module docstring); empty for runs without a derived or plain task item
+    item_measurements: dict = field(default_factory=dict)  # source -> [[length, exact, instances], ...]
+    head_maps: dict = field(default_factory=dict)  # primary name / item source -> layers × heads rows
+    head_map_length: int = 0  # L, the length the head maps are probed at (0: none)
+    transfer_checkpoints: list = field(default_factory=list)  # per validation checkpoint, see _TransferProbe
     state: dict | None = field(default=None, repr=False)  # the chosen checkpoint's state_dict (not stored)
 
     def to_dict(self) -> dict:
@@ -180,9 +213,9 @@ def build(spec: RunSpec, weights: Path | None = None):
     # rows of the primary and of plain tasks are independent draws, so they are sampled 16 steps at a
     # time (verify.train._Pool: sampling was up to 9% of a step for sort); restrictions draw one N per
     # batch and keep per-step sampling
-    sources = [Source(task.name, 1.0,
+    sources = [Source(task.name, spec.primary_weight,
                       lambda rng, k: sample_sequences(task, rng, k, spec.train_lengths, vocab, coupled=coupled),
-                      independent_rows=True)]
+                      independent_rows=True)] if spec.primary_weight > 0 else []  # 0: a pretraining stage
     for item, item_task in items:
         if item.kind == "restriction":
             training = RestrictionTask(task, spec.restriction_m, item.lengths, coupled=coupled)
@@ -191,6 +224,122 @@ def build(spec: RunSpec, weights: Path | None = None):
         else:
             sources.append(Source(item.source, item.weight, _sampler(item_task, item, vocab), independent_rows=True))
     return task, restriction, vocab, model, sources
+
+
+# ------------------------------------------------------------------------- transfer measurements
+
+
+def transfer_items(spec: RunSpec) -> list[MixtureItem]:
+    """The mixture items a run's transfer measurements cover: derived and plain tasks (none with
+    schemes ``coupled``/``predicted``, or with ``TRANSFER_MEASUREMENTS`` off)."""
+    if not TRANSFER_MEASUREMENTS or spec.position_scheme in COUPLED_SCHEMES:
+        return []
+    return [item for item in spec.mixture if item.kind != "restriction"]
+
+
+def transfer_probe_length(spec: RunSpec) -> int:
+    """L, the midpoint of the transfer band: with n the primary's and A the longest item's training
+    maximum, (n + 1 + A) // 2 if A > n, else n (each task is probed at L capped by what it admits)."""
+    n = spec.train_lengths[1]
+    top = max((item.lengths[1] for item in spec.mixture if item.kind != "restriction"), default=n)
+    return (n + 1 + top) // 2 if top > n else n
+
+
+def _usable(task, length: int, model: Transformer) -> bool:
+    """Whether ``task`` admits ``length`` and its sequence fits the model's learned position table."""
+    if length < task.min_length or (task.max_length is not None and length > task.max_length):
+        return False
+    return model.pos_embed is None or sequence_length(task, length) <= model.cfg.max_positions
+
+
+def _probe_length(task, length: int, model: Transformer) -> int:
+    """``length`` capped to what ``task`` admits (and the model's position table holds)."""
+    length = max(task.min_length, min(length, task.max_length or length))
+    while length > task.min_length and not _usable(task, length, model):
+        length -= 1
+    return length
+
+
+def _instances(label: str, task, token: str, length: int, count: int, vocab: Vocab, base: int):
+    """A fixed set of ``count`` instances of ``task`` at ``length`` with task token ``token``: the
+    generator is seeded by ``base``, the length and the label, never shared with training."""
+    rng = np.random.default_rng(base + length + stable_offset(label))
+    inputs, sol = task.generate(rng, count, length, support=False)
+    return serialize(task, inputs, sol.outputs, vocab, token)
+
+
+def _item_evaluation_set(item: MixtureItem, task, length: int, count: int, vocab: Vocab):
+    """The evaluation set of a mixture item at one test length (the same in every run)."""
+    return _instances(item.source, task, item.token, length, count, vocab, EVALUATION_SEED)
+
+
+def _map_rows(drops: np.ndarray) -> list[list[float]]:
+    return [[float(v) for v in row] for row in drops]
+
+
+class _TransferProbe:
+    """At a validation checkpoint: the primary's and each item's exact match over the band (n, A]
+    and the map difference of their mean-ablation maps at L, on probe sets made once, up front.
+
+    Band lengths: above the primary's training maximum n, up to the longest item's A and the
+    longest test length, that the primary and every item admit (so all lists line up)."""
+
+    def __init__(self, spec: RunSpec, task, items: list[MixtureItem], vocab: Vocab, model: Transformer):
+        from .transfer import map_difference
+
+        self.map_difference = map_difference
+        self.schedule = [s for s in range(1, spec.train.steps + 1)
+                         if s % spec.train.eval_every == 0 or s == spec.train.steps]  # when train() validates
+        self.calls = 0
+        targets = [(item.source, _item_task(task, item, spec), item.token) for item in items]
+        n = spec.train_lengths[1]
+        top = min(max(item.lengths[1] for item in items), max(spec.test_lengths))
+        self.lengths = [length for length in range(n + 1, top + 1)
+                        if _usable(task, length, model) and all(_usable(t, length, model) for _, t, _ in targets)]
+        probe = transfer_probe_length(spec)
+        self.main = [_instances(task.name, task, task.name, length, CHECKPOINT_INSTANCES, vocab, PROBE_SEED)
+                     for length in self.lengths]
+        self.main_map = _instances(task.name, task, task.name, _probe_length(task, probe, model), CHECKPOINT_INSTANCES,
+                                   vocab, PROBE_SEED)
+        self.items = {label: ([_instances(label, t, token, length, CHECKPOINT_INSTANCES, vocab, PROBE_SEED)
+                               for length in self.lengths],
+                              _instances(label, t, token, _probe_length(t, probe, model), CHECKPOINT_INSTANCES, vocab,
+                                         PROBE_SEED))
+                      for label, t, token in targets}
+
+    def __call__(self, model: torch.nn.Module) -> dict:
+        step = self.schedule[min(self.calls, len(self.schedule) - 1)]
+        self.calls += 1
+        main_map = mean_ablation_map(model, [self.main_map])
+        items = {}
+        for label, (sets, map_set) in self.items.items():
+            items[label] = {"exact": [teacher_forced_exact_match(model, b) for b in sets],
+                            "map_difference": self.map_difference(main_map, mean_ablation_map(model, [map_set]))}
+        return {"step": step, "lengths": list(self.lengths),
+                "main": [teacher_forced_exact_match(model, b) for b in self.main], "items": items}
+
+
+def _final_transfer_measurements(result: RunResult, spec: RunSpec, task, items: list[MixtureItem], vocab: Vocab,
+                                 model: Transformer) -> None:
+    """Each item's exact match at the test lengths it admits, and the head maps at L, of the chosen
+    checkpoint (``model`` holds it)."""
+    count = min(spec.eval_instances, ITEM_EVAL_INSTANCES)
+    probe = transfer_probe_length(spec)
+    result.head_map_length = probe
+    result.head_maps[task.name] = _map_rows(mean_ablation_map(
+        model, [_instances(task.name, task, task.name, _probe_length(task, probe, model), HEAD_MAP_INSTANCES, vocab,
+                           PROBE_SEED)]))
+    for item in items:
+        item_task = _item_task(task, item, spec)
+        rows = []
+        for length in spec.test_lengths:
+            if _usable(item_task, length, model):
+                batch = _item_evaluation_set(item, item_task, length, count, vocab)
+                rows.append([int(length), int(exact_match(predictions(model, batch), batch)[0].sum()), count])
+        result.item_measurements[item.source] = rows
+        result.head_maps[item.source] = _map_rows(mean_ablation_map(
+            model, [_instances(item.source, item_task, item.token, _probe_length(item_task, probe, model),
+                               HEAD_MAP_INSTANCES, vocab, PROBE_SEED)]))
 
 
 def execute(spec: RunSpec, progress=None, weights: Path | None = None) -> RunResult:
@@ -212,8 +361,18 @@ def execute(spec: RunSpec, progress=None, weights: Path | None = None) -> RunRes
         return float(np.mean([em.mean() for em, _ in scores])), float(np.mean([acc.mean() for _, acc in scores]))
 
     result = RunResult(spec.to_dict(), spec.key, "ok")
+    items = transfer_items(spec)
+    checkpoints: list[dict] = []
+    if items:
+        probe = _TransferProbe(spec, task, items, vocab, model)
+
+        def validate_and_probe(m: torch.nn.Module) -> tuple[float, float]:
+            score = validate(m)
+            checkpoints.append(probe(m))
+            return score
     try:
-        trained = train(model, sources, spec.train, vocab.pad, validate, progress)
+        trained = train(model, sources, spec.train, vocab.pad, validate_and_probe if items else validate, progress,
+                        reference_weight=1.0, keep_last=spec.primary_weight == 0)
     except TrainingDiverged as err:
         result.status, result.reason = "failed", str(err)
         result.wall_seconds = time.perf_counter() - started
@@ -228,6 +387,9 @@ def execute(spec: RunSpec, progress=None, weights: Path | None = None) -> RunRes
         m = measure_length(model, task, restriction, vocab, length, spec.eval_instances, EVALUATION_SEED + length,
                            coupled=spec.position_scheme == "coupled", predicted=spec.position_scheme == "predicted")
         result.measurements.append(m.to_dict())
+    if items:
+        result.transfer_checkpoints = checkpoints
+        _final_transfer_measurements(result, spec, task, items, vocab, model)
     result.wall_seconds = time.perf_counter() - started
     return result
 

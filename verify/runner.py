@@ -22,9 +22,11 @@ deleted) and computes everything again.
 from __future__ import annotations
 
 import functools
+import json
 import multiprocessing as mp
-import os
 import io
+import os
+import sys
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable
@@ -34,7 +36,7 @@ from tqdm import tqdm
 from .executors import check, run_ray
 from .run import RunResult, RunSpec, execute_safely, weights_path
 from .spec import StoredRun
-from .store import RunStore, _atomic_write
+from .store import COPIED, RunStore, StoreError, _atomic_write, read_copied
 
 
 def _init_worker(threads: int) -> None:
@@ -65,7 +67,7 @@ def move_aside(directory: Path) -> Path | None:
     """Move a store (runs.sqlite, runs.json, weights/) into ``previous-<UTC time>/`` inside the
     directory, for ``--fresh``; return where it went (None if there was nothing)."""
     directory = Path(directory)
-    names = [n for n in ("runs.sqlite", "runs.json", "weights") if (directory / n).exists()]
+    names = [n for n in ("runs.sqlite", "runs.json", "weights", "copied.json") if (directory / n).exists()]
     if not names:
         return None
     target = directory / f"previous-{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%S%fZ')}"
@@ -73,6 +75,53 @@ def move_aside(directory: Path) -> Path | None:
     for name in names:
         os.replace(directory / name, target / name)
     return target
+
+
+def copy_from_stores(specs: Iterable[RunSpec], directory: Path, sources: Iterable[Path]) -> dict[str, dict]:
+    """Copy into ``directory``'s store every run of ``specs`` it lacks that another suite's store
+    (``sources``, report folders) holds under the same key, with its weights and its original
+    ``finished_at``; record where each came from in ``copied.json``; return that record.
+
+    The key hashes the whole spec (task definitions, data format, model, budget, seeds), and a run's
+    numbers depend only on it and the thread count, so a copied run is the run this suite would
+    train (suites that share runs, e.g. the claims suite and the arithmetic study, train them once).
+    Failed runs, and runs whose training time the source does not record, are not copied; a source
+    store that cannot be read is skipped with a warning (copying only saves time)."""
+    directory = Path(directory)
+    record_path = directory / COPIED
+    copied = read_copied(directory)
+    store = RunStore(directory)
+    stored = store.runs() if store.exists() else {}
+    wanted = {s.key for s in specs if s.key not in stored}
+    for source in sources:
+        source = Path(source)
+        if not wanted or not RunStore(source).exists() or source.resolve() == directory.resolve():
+            continue
+        try:
+            source_runs = RunStore(source).load()
+        except StoreError as err:
+            print(f"warning: not copying runs from {source}: {err}", file=sys.stderr)
+            continue
+        for key, run in source_runs.items():
+            if key not in wanted or run["status"] != "ok" or not run.get("finished_at"):
+                continue
+            weights = weights_path(source, key)
+            if weights.exists():
+                _atomic_write(weights_path(directory, key), weights.read_bytes())
+            store.put(run, finished_at=run.get("finished_at"))
+            copied[key] = {"from": str(source), "finished_at": run.get("finished_at")}
+            wanted.discard(key)
+    if copied:
+        _atomic_write(record_path, json.dumps(copied, indent=1, sort_keys=True) + "\n")
+    return copied
+
+
+def forget_copied(directory: Path, key: str) -> None:
+    """Drop ``key`` from ``copied.json``: the run was trained in this folder after all."""
+    copied = read_copied(directory)
+    if key in copied:
+        del copied[key]
+        _atomic_write(Path(directory) / COPIED, json.dumps(copied, indent=1, sort_keys=True) + "\n")
 
 
 def run_all(specs: Iterable[RunSpec], directory: Path, workers: int = 2, retry_failed: bool = False,
@@ -111,6 +160,7 @@ def run_all(specs: Iterable[RunSpec], directory: Path, workers: int = 2, retry_f
             if result.state is not None:  # weights first: a committed run always has its checkpoint
                 save_weights(weights_path(directory, result.key), result.state)
             stored[result.key] = StoredRun.from_dict(store.put(result.to_dict()))
+            forget_copied(directory, result.key)  # trained here now (e.g. a copied parent without weights)
             spec = result.spec
             bar.set_postfix_str(f"{spec['task']}/{spec['condition']}/seed {spec['seed']}: {result.status}")
             bar.update(1)

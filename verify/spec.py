@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 
 
 @dataclass(frozen=True)
@@ -81,10 +81,15 @@ class RunSpec:
     data_format: int = 5
     #: ``theory.task.definition_digest`` of the task: editing a task file changes the key
     task_digest: str = ""
+    #: rows and loss weight of the primary per step (1: ``batch`` rows); 0 trains only the mixture —
+    #: a pretraining stage that never sees the primary, whose checkpoint is its last step
+    primary_weight: float = 1.0
 
     def to_dict(self) -> dict:
         d = asdict(self)
         d["train"] = self.train.to_dict()
+        if self.primary_weight == 1.0:  # the default is left out, so keys of runs made before it stay
+            del d["primary_weight"]
         return d
 
     @classmethod
@@ -155,10 +160,49 @@ class Measurement:
 
 
 @dataclass(frozen=True)
+class ItemCheckpoint:
+    """One mixture item at one validation checkpoint: its exact match at each band length of the
+    checkpoint (fractions) and the map difference (``verify.transfer.map_difference``) of the
+    primary's and its mean-ablation maps at the run's ``head_map_length``."""
+
+    exact: tuple[float, ...]
+    map_difference: float
+
+
+@dataclass(frozen=True)
+class TransferCheckpoint:
+    """What a run with task items measured at one validation checkpoint (``verify.run``): the
+    band lengths (n, A], the primary's exact match at each (fractions), and per item source its
+    ``ItemCheckpoint``."""
+
+    step: int
+    lengths: tuple[int, ...]
+    main: tuple[float, ...]
+    items: dict[str, ItemCheckpoint]
+
+    @classmethod
+    def from_dict(cls, d: dict) -> TransferCheckpoint:
+        return cls(int(d["step"]), tuple(int(n) for n in d["lengths"]), tuple(_number(v) for v in d["main"]),
+                   {source: ItemCheckpoint(tuple(_number(v) for v in item["exact"]), _number(item["map_difference"]))
+                    for source, item in d["items"].items()})
+
+
+def _number(v) -> float:
+    return float("nan") if v is None else float(v)  # the store writes NaN as null
+
+
+@dataclass(frozen=True)
 class StoredRun:
     """One run as stored: its spec, status, the chosen checkpoint's scores, per-length counts and
     training curves (``loss_curve``: (step, loss); ``validation_curve``: (step, exact match,
-    token accuracy) at every evaluation).  ``finished_at`` is when the store received it."""
+    token accuracy) at every evaluation).  ``finished_at`` is when the store received it.
+
+    Runs whose mixture has a derived or plain task item also carry their transfer measurements
+    (``verify.run``; empty otherwise, and in runs stored before they were measured):
+    ``item_measurements`` (item source -> ((length, exact, instances), ...) at the test lengths its
+    task admits), ``head_maps`` (primary task name or item source -> layers × heads mean-ablation
+    map of the chosen checkpoint, as rows), ``head_map_length`` (the length L they were probed at;
+    0 if none) and ``transfer_checkpoints`` (one ``TransferCheckpoint`` per validation checkpoint)."""
 
     spec: RunSpec
     key: str
@@ -172,6 +216,10 @@ class StoredRun:
     loss_curve: tuple[tuple[int, float], ...] = ()
     validation_curve: tuple[tuple[int, float, float], ...] = ()
     finished_at: str | None = None
+    item_measurements: dict[str, tuple[tuple[int, int, int], ...]] = field(default_factory=dict)
+    head_maps: dict[str, tuple[tuple[float, ...], ...]] = field(default_factory=dict)
+    head_map_length: int = 0
+    transfer_checkpoints: tuple[TransferCheckpoint, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -190,7 +238,13 @@ class StoredRun:
                    train_seconds=d.get("train_seconds", 0.0), wall_seconds=d.get("wall_seconds", 0.0),
                    measurements=tuple(Measurement(**m) for m in d.get("measurements", ())),
                    loss_curve=tuple((int(s), float(v)) for s, v in d.get("loss_curve", ())),
-                   validation_curve=tuple(curve), finished_at=d.get("finished_at"))
+                   validation_curve=tuple(curve), finished_at=d.get("finished_at"),
+                   item_measurements={source: tuple((int(n), int(exact), int(count)) for n, exact, count in rows)
+                                      for source, rows in (d.get("item_measurements") or {}).items()},
+                   head_maps={label: tuple(tuple(_number(v) for v in row) for row in rows)
+                              for label, rows in (d.get("head_maps") or {}).items()},
+                   head_map_length=int(d.get("head_map_length") or 0),
+                   transfer_checkpoints=tuple(TransferCheckpoint.from_dict(c) for c in d.get("transfer_checkpoints") or ()))
 
     def to_dict(self) -> dict:
         d = asdict(self)

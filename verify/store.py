@@ -129,10 +129,11 @@ class RunStore:
             raise StoreError(f"{self.path} holds a run of another format ({type(err).__name__}: {err}); move it aside "
                              "and re-run to recompute") from None
 
-    def put(self, run: dict) -> dict:
+    def put(self, run: dict, finished_at: str | None = None) -> dict:
         """Store one finished run (a ``RunResult.to_dict()``), replacing any earlier run with its key,
-        in its own transaction; return it as ``load`` will (with ``finished_at``)."""
-        row = _row(run, _now())
+        in its own transaction; return it as ``load`` will (with ``finished_at``: now, or the given
+        time of a run copied from another store)."""
+        row = _row(run, finished_at or _now())
         with self._connect(create=True) as conn:
             with conn:  # one transaction: committed (durably) when the block ends, rolled back on error
                 conn.execute("INSERT OR REPLACE INTO runs (key, status, spec_json, result_json, finished_at) "
@@ -325,6 +326,69 @@ def _run_problem(run: dict) -> str | None:
         if first and (len(first) != m["outputs"] or sum(first) != m["instances"] - m["exact"]):
             return (f"{at}, first_errors has {len(first)} entries summing to {sum(first)}; it needs one per output "
                     f"({m['outputs']}) summing to the wrong instances ({m['instances'] - m['exact']})")
+    return _transfer_problem(run)
+
+
+def _is_number(v, low: float = -math.inf, high: float = math.inf) -> bool:
+    """A finite number in [low, high] (a stored null is a NaN: not accepted here)."""
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and low <= v <= high
+
+
+def _is_fraction_list(values) -> bool:
+    return isinstance(values, list) and all(_is_number(v, 0.0, 1.0) for v in values)
+
+
+def _transfer_problem(run: dict) -> str | None:
+    """What is wrong with a run's transfer measurements (``verify.run``), or None; runs stored before
+    they were measured (or without task items) have none, which is fine."""
+    items = run.get("item_measurements", {})
+    if not isinstance(items, dict):
+        return f"its item_measurements is {type(items).__name__}, not a map of item source -> [[length, exact, instances], ...]"
+    for source, rows in items.items():
+        if not isinstance(rows, list) or not all(isinstance(r, list) and len(r) == 3 and all(_is_count(v) for v in r)
+                                                 for r in rows):
+            return f"its item_measurements[{source!r}] is not a list of [length, exact, instances] counts"
+        bad = [r for r in rows if r[2] < 1 or r[1] > r[2]]
+        if bad:
+            return (f"its item_measurements[{source!r}] at length {bad[0][0]} has exact = {bad[0][1]} of instances = "
+                    f"{bad[0][2]} (needs 0 <= exact <= instances >= 1)")
+    maps = run.get("head_maps", {})
+    if not isinstance(maps, dict):
+        return f"its head_maps is {type(maps).__name__}, not a map of task -> layers × heads rows"
+    shapes = set()
+    for label, rows in maps.items():
+        if not (isinstance(rows, list) and rows and all(isinstance(r, list) and r and len(r) == len(rows[0])
+                                                        and all(_is_number(v, -1.0, 1.0) for v in r) for r in rows)):
+            return (f"its head_maps[{label!r}] is not a layers × heads table of accuracy drops (equal rows of finite "
+                    "numbers in [-1, 1])")
+        shapes.add((len(rows), len(rows[0])))
+    if len(shapes) > 1:
+        return f"its head_maps have different shapes {sorted(shapes)}; every map of a run is layers × heads of one model"
+    length = run.get("head_map_length", 0)
+    if not _is_count(length) or (maps and length < 1):
+        return f"its head_map_length = {length!r} is not a length >= 1 (0 only for a run without head_maps)"
+    checkpoints = run.get("transfer_checkpoints", [])
+    if not isinstance(checkpoints, list):
+        return f"its transfer_checkpoints is {type(checkpoints).__name__}, not a list of checkpoint records"
+    for c in checkpoints:
+        if not isinstance(c, dict) or not {"step", "lengths", "main", "items"} <= set(c):
+            return "a transfer_checkpoints entry is not a record of step, lengths, main and items"
+        at = f"transfer_checkpoints at step {c['step']!r}"
+        if not _is_count(c["step"]):
+            return f"a transfer_checkpoints entry has step = {c['step']!r}, not a count"
+        if not isinstance(c["lengths"], list) or not all(_is_count(n) for n in c["lengths"]):
+            return f"its {at} has lengths {c['lengths']!r}, not a list of lengths"
+        size = len(c["lengths"])
+        if not _is_fraction_list(c["main"]) or len(c["main"]) != size:
+            return f"its {at} has main = {c['main']!r}; it needs one exact match in [0, 1] per length ({size})"
+        if not isinstance(c["items"], dict):
+            return f"its {at} has items of type {type(c['items']).__name__}, not a map of item source -> record"
+        for source, item in c["items"].items():
+            if not isinstance(item, dict) or not _is_fraction_list(item.get("exact")) or len(item["exact"]) != size:
+                return (f"its {at}, item {source!r}, needs exact: one exact match in [0, 1] per length ({size})")
+            if not _is_number(item.get("map_difference"), 0.0):
+                return (f"its {at}, item {source!r}, has map_difference = {item.get('map_difference')!r}, not a "
+                        "finite number >= 0")
     return None
 
 
@@ -354,3 +418,21 @@ def usual_mode() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return 0o666 & ~mask
+
+
+COPIED = "copied.json"  # key -> where a run was copied from (``verify.runner.copy_from_stores``)
+
+
+def read_copied(directory: Path) -> dict[str, dict]:
+    """``copied.json`` of a report folder (key -> {"from", "finished_at"}); empty if none."""
+    path = Path(directory) / COPIED
+    if not path.exists():
+        return {}
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as err:
+        raise StoreError(f"{path} is not readable JSON ({err}); delete it (the runs it names stay in the store, "
+                         "only the note of where they came from is lost)") from None
+    if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
+        raise StoreError(f"{path} is not a key -> {{from, finished_at}} map; delete it")
+    return data

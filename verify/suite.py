@@ -117,13 +117,19 @@ class Item:
 class Condition:
     """A named training recipe: the primary plus ``mixture``; ``init_from`` names the condition
     whose stored weights (same task, same seed) it finetunes from; ``steps`` overrides the
-    suite's step count for this condition (a short finetuning stage)."""
+    suite's (or plan's) step count for this condition (a short finetuning stage);
+    ``position_scheme`` overrides the plan's scheme (one task under two schemes, e.g. learned
+    positions vs none)."""
 
     name: str
     mixture: tuple[Item, ...] = ()
     init_from: str | None = None
     steps: int | None = None
     why: str = ""
+    position_scheme: str | None = None  # None: the plan's scheme
+    seeds: tuple[int, ...] | None = None  # None: the plan's; else those of the plan's seeds listed here
+    primary_weight: float = 1.0  # 0: a pretraining stage on the mixture alone (the primary held out)
+    train_max: int | None = None  # None: the suite's n; else the primary trains at 1..train_max here
 
     def __post_init__(self):
         if not isinstance(self.name, str) or not re.fullmatch(r"[A-Za-z0-9_+\-.]+", self.name or ""):
@@ -137,6 +143,22 @@ class Condition:
         object.__setattr__(self, "mixture", items)
         if self.steps is not None and (not _is_int(self.steps) or self.steps < 1):
             raise SuiteError(f"condition {self.name!r}: steps must be an integer >= 1, got {self.steps!r}")
+        if self.seeds is not None and (not isinstance(self.seeds, (tuple, list)) or not self.seeds
+                                       or not all(_is_int(s) and s >= 0 for s in self.seeds)):
+            raise SuiteError(f"condition {self.name!r}: seeds must be a non-empty tuple of integers >= 0 or None, "
+                             f"got {self.seeds!r}")
+        if self.train_max is not None and (not _is_int(self.train_max) or self.train_max < 1):
+            raise SuiteError(f"condition {self.name!r}: train_max must be an integer >= 1 or None, got {self.train_max!r}")
+        if isinstance(self.primary_weight, bool) or not isinstance(self.primary_weight, (int, float)) \
+                or not 0 <= self.primary_weight <= 100:
+            raise SuiteError(f"condition {self.name!r}: primary_weight must be a number in [0, 100], got "
+                             f"{self.primary_weight!r}")
+        if self.primary_weight == 0 and not any(item.source != RESTRICTION for item in items):
+            raise SuiteError(f"condition {self.name!r}: primary_weight 0 trains on the mixture alone; give it at least one "
+                             "task to train on")
+        if self.position_scheme is not None and self.position_scheme not in RUNNABLE_SCHEMES:
+            raise SuiteError(f"condition {self.name!r}: unknown position scheme {self.position_scheme!r}; choose one of "
+                             f"{', '.join(RUNNABLE_SCHEMES)} (or None for the plan's)")
 
 
 @dataclass(frozen=True)
@@ -147,6 +169,9 @@ class Beats:
     treated: str
     baseline: str
     label: str | None = None
+    tasks: tuple[str, ...] = ()  # the plans it is about (empty: every plan that trains both conditions)
+    published: str | None = None  # "improvement" / "none": what the cited paper found (``source``)
+    source: str | None = None  # the paper a comparison that adds no restriction family checks
 
 
 @dataclass(frozen=True)
@@ -161,20 +186,25 @@ class BoundHolds:
 EXTRAPOLATION_DIRECTIONS = ("extrapolates", "fails")
 TREND_DIRECTIONS = ("increasing", "decreasing")
 TRANSFER_DIRECTIONS = ("transfer", "none")
+COMPARISON_DIRECTIONS = ("improvement", "none")
 
 
 @dataclass(frozen=True)
 class Extrapolates:
     """Claim, per task: ``condition`` keeps exact match >= ``threshold`` over test lengths in
     (lo·n, hi·n] for ``band = (lo, hi)`` (factors of the training maximum n) exactly when the task
-    passes the definition-level C-RASP test (Huang et al., ICLR 2025).  ``published``: the direction
-    the cited paper reports for the task ("extrapolates" / "fails"), for the agreement table."""
+    passes the definition-level C-RASP test (Huang et al., ICLR 2025), or, with
+    ``predictor="coupling"`` (for coupled position schemes), exactly when the task has a positional
+    coupling and a bounded sparsity k (Cho et al. 2024; Golowich et al. 2025).  ``published``: the
+    direction the cited paper reports for the task ("extrapolates" / "fails"), for the agreement table."""
 
     condition: str
     threshold: float = 0.9
     band: tuple[float, float] = (1.0, 2.0)
     published: str | None = None
     label: str | None = None
+    tasks: tuple[str, ...] = ()  # the plans it is about (empty: every plan that trains the condition)
+    predictor: str = "crasp"  # "crasp" (Huang et al.) or "coupling" (Cho et al.; Golowich et al.)
 
 
 @dataclass(frozen=True)
@@ -187,6 +217,7 @@ class Ordering:
     direction: str = "increasing"
     published: str | None = None
     label: str | None = None
+    tasks: tuple[str, ...] = ()  # the plans it is about (empty: every plan that trains all the conditions)
 
 
 @dataclass(frozen=True)
@@ -216,9 +247,61 @@ class Transfers:
     aux: str | None = None
     published: str | None = None
     label: str | None = None
+    tasks: tuple[str, ...] = ()  # the plans it is about (empty: every plan that trains both conditions)
 
 
-ClaimSpec = Beats | BoundHolds | Extrapolates | Ordering | TaskOrdering | Transfers
+@dataclass(frozen=True)
+class HeadReuse:
+    """Claim, over the whole suite (Cai et al., Appendix B): in runs of ``transfer_conditions`` (a main
+    task trained with a related auxiliary) the mean-ablation maps of the main task and its auxiliary
+    differ less than in runs of ``control_conditions`` (an unrelated auxiliary); maps are read at the
+    chosen checkpoint at a length inside the transfer band (``StoredRun.head_maps``)."""
+
+    transfer_conditions: tuple[str, ...]
+    control_conditions: tuple[str, ...]
+    published: str | None = "smaller"
+    label: str | None = None
+
+
+@dataclass(frozen=True)
+class GapTracksReuse:
+    """Claim, over the runs of ``conditions``: across the checkpoints of one run, a smaller map
+    difference between main and auxiliary goes with a smaller generalization gap (Cai et al.,
+    Appendix B; ``StoredRun.transfer_checkpoints``)."""
+
+    conditions: tuple[str, ...]
+    published: str | None = "positive"
+    label: str | None = None
+
+
+@dataclass(frozen=True)
+class RatioWindow:
+    """Claim, per task: along ``conditions`` (the same auxiliary ``aux`` trained at different lengths,
+    one condition per aux/main length ratio, in any order) the generalization gap is smallest where
+    the ratio lies in ``window`` (Cai et al., Figure 10: [0.5, 2]); the report also fits the "A+B"
+    exponential-penalty model to the gaps (``verify.transfer.ratio_window_penalty_fit``)."""
+
+    conditions: tuple[str, ...]
+    aux: str
+    window: tuple[float, float] = (0.5, 2.0)
+    published: str | None = "inside"
+    label: str | None = None
+
+
+@dataclass(frozen=True)
+class AuxPredicts:
+    """Claim, over every run of the suite that trains an auxiliary longer than the primary (and the
+    runs of the suites named in ``also_suites``, read from their report folders): the auxiliary's
+    exact match beyond the primary's training range predicts the primary's exact match at the same
+    lengths (rank correlation > 0) — the project's central question."""
+
+    also_suites: tuple[str, ...] = ()
+    published: str | None = None
+    label: str | None = None
+
+
+ClaimSpec = (Beats | BoundHolds | Extrapolates | Ordering | TaskOrdering | Transfers | HeadReuse | GapTracksReuse
+             | RatioWindow | AuxPredicts)
 METRICS = ("ood_exact_match",)  # what an ordering claim can order by
 
 
@@ -268,9 +351,38 @@ def transfer_auxiliary(suite: "Suite", task, claim: Transfers) -> tuple:
 
 @dataclass(frozen=True)
 class TaskPlan:
+    """One task of a suite: its position scheme and why; optionally the conditions it trains (empty:
+    all of the suite's) and its own budget and model size (None: the suite's), chosen per task on
+    training-length validation (a task that does not fit its training range says nothing)."""
+
     task: str
     position_scheme: str
     why: str
+    conditions: tuple[str, ...] = ()
+    steps: int | None = None
+    layers: int | None = None
+    d_model: int | None = None
+    heads: int | None = None
+    section: str = ""  # a report heading this plan's section goes under (empty: the previous plan's)
+    seeds: tuple[int, ...] | None = None  # None: the suite's (fewer for an expensive task, said in the suite file)
+    test_factor: int | None = None  # None: the suite's (evaluate this task at lengths 1..test_factor·n)
+
+    def size(self, suite: "Suite") -> tuple[int, int, int]:
+        """(layers, d_model, heads) this plan trains with."""
+        return (self.layers or suite.layers, self.d_model or suite.d_model, self.heads or suite.heads)
+
+    def trains(self, suite: "Suite", condition: str) -> bool:
+        return not self.conditions or condition in self.conditions
+
+    def seeds_in(self, suite: "Suite", condition: "Condition | None" = None) -> tuple[int, ...]:
+        """The seeds this plan trains (under ``condition``, which may keep only some of them)."""
+        seeds = tuple(self.seeds) if self.seeds is not None else suite.seeds
+        if condition is not None and condition.seeds is not None:
+            seeds = tuple(s for s in seeds if s in condition.seeds)
+        return seeds
+
+    def test_max(self, suite: "Suite") -> int:
+        return (self.test_factor or suite.test_factor) * suite.train_max
 
 
 DEFAULT_CONDITIONS = (Condition("primary"), Condition("primary+restriction", (RESTRICTION,)))
@@ -296,6 +408,11 @@ class Suite:
     eval_every: int = 250
     conditions: tuple[Condition, ...] = DEFAULT_CONDITIONS
     claims: tuple[ClaimSpec, ...] = DEFAULT_CLAIMS
+    #: the report's "what this checks" paragraph (empty: the one for the suite's kind of claims)
+    about: str = ""
+    #: suites (report folders beside this one) whose stored runs with the same key are copied in
+    #: instead of trained again (``verify.runner.copy_from_stores``; not with ``--fresh``)
+    reuse_from: tuple[str, ...] = ()
     #: quick-look overrides applied on the command line (``--seeds``, ``--steps``), as text
     overrides: tuple[str, ...] = field(default=())
 
@@ -304,7 +421,13 @@ class Suite:
 
     @property
     def test_lengths(self) -> tuple[int, ...]:
+        """The suite's own test lengths (a plan may evaluate further: ``TaskPlan.test_factor``)."""
         return tuple(range(1, self.test_factor * self.train_max + 1))
+
+    @property
+    def longest_test(self) -> int:
+        """The longest length any plan is evaluated at."""
+        return max(plan.test_max(self) for plan in self.plans)
 
     def condition(self, name: str) -> Condition:
         for c in self.conditions:
@@ -330,30 +453,45 @@ class Suite:
         changes, notes = {}, list(self.overrides)
         if seeds is not None:
             changes["seeds"] = tuple(seeds)
+            changes["plans"] = tuple(dataclasses.replace(p, seeds=None) for p in changes.get("plans", self.plans))
             notes.append(f"seeds {','.join(map(str, seeds))} (suite: {','.join(map(str, self.seeds))})")
         if steps is not None:
             changes["steps"] = steps
             changes["conditions"] = tuple(dataclasses.replace(c, steps=None) for c in self.conditions)
+            changes["plans"] = tuple(dataclasses.replace(p, steps=None) for p in changes.get("plans", self.plans))
             notes.append(f"steps {steps} (suite: {self.steps})")
         if not changes:
             return self
         return dataclasses.replace(self, **changes, overrides=tuple(notes))
 
+    def plan_conditions(self, plan: TaskPlan) -> list[Condition]:
+        """The conditions ``plan`` trains, in the suite's order."""
+        return [c for c in self.conditions if plan.trains(self, c.name)]
+
+    def plans_training(self, *conditions: str) -> list[TaskPlan]:
+        """The plans that train every one of ``conditions``."""
+        return [p for p in self.plans if all(p.trains(self, c) for c in conditions)]
+
     def runs(self) -> list[RunSpec]:
         specs = []
         for plan in self.plans:
             task = resolve_task(plan.task)
+            layers, d_model, heads = plan.size(self)
             built: dict[tuple[str, int], RunSpec] = {}
             for condition in self.stage_order():
-                for seed in self.seeds:
+                if not plan.trains(self, condition.name):
+                    continue
+                for seed in plan.seeds_in(self, condition):
                     parent = built[(condition.init_from, seed)] if condition.init_from else None
-                    spec = build_spec(task, plan.task, condition, seed, self.train_max, max(self.test_lengths),
-                                      condition.steps or self.steps, plan.position_scheme,
-                                      layers=self.layers, d_model=self.d_model, heads=self.heads,
+                    spec = build_spec(task, plan.task, condition, seed, condition.train_max or self.train_max,
+                                      plan.test_max(self),
+                                      condition.steps or plan.steps or self.steps,
+                                      condition.position_scheme or plan.position_scheme,
+                                      layers=layers, d_model=d_model, heads=heads,
                                       eval_every=self.eval_every, eval_instances=self.eval_instances, parent=parent)
                     built[(condition.name, seed)] = spec
             # report order: the suite's condition order, seeds ascending
-            specs += [built[(c.name, seed)] for c in self.conditions for seed in self.seeds]
+            specs += [built[(c.name, seed)] for c in self.plan_conditions(plan) for seed in plan.seeds_in(self, c)]
         return specs
 
 
@@ -368,7 +506,8 @@ def _validate(suite: Suite) -> None:
             raise SuiteError(f"task {plan.task!r}: unknown position scheme {plan.position_scheme!r}; choose one of "
                              f"{', '.join(RUNNABLE_SCHEMES)}")
     if len({p.task for p in suite.plans}) != len(suite.plans):
-        raise SuiteError("a task appears in two plans; give each task one plan")
+        raise SuiteError("a task appears in two plans; give each task one plan (a second position scheme is a "
+                         "condition: Condition(name, position_scheme=...))")
     if not isinstance(suite.seeds, (tuple, list)) or not suite.seeds or not all(_is_int(s) and s >= 0 for s in suite.seeds):
         raise SuiteError(f"seeds must be a non-empty tuple of integers >= 0, got {suite.seeds!r}")
     if len(set(suite.seeds)) != len(suite.seeds):
@@ -383,6 +522,11 @@ def _validate(suite: Suite) -> None:
         value = getattr(suite, name)
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
             raise SuiteError(f"{name} must be a number in [0, 1], got {value!r}")
+    if not isinstance(suite.about, str) or not all(isinstance(p.section, str) for p in suite.plans):
+        raise SuiteError("about (the report's opening paragraph) and each plan's section must be strings")
+    if not isinstance(suite.reuse_from, (tuple, list)) or not all(
+            isinstance(r, str) and re.fullmatch(r"[A-Za-z0-9_\-.]+", r) and r != suite.name for r in suite.reuse_from):
+        raise SuiteError(f"reuse_from must be a tuple of other suites' names (their report folders), got {suite.reuse_from!r}")
     if not isinstance(suite.conditions, (tuple, list)) or not suite.conditions or \
             not all(isinstance(c, Condition) for c in suite.conditions):
         raise SuiteError("conditions must be a non-empty tuple of Condition(name, mixture, ...)")
@@ -394,6 +538,8 @@ def _validate(suite: Suite) -> None:
         if c.init_from is not None and c.init_from not in names:
             raise SuiteError(f"condition {c.name!r} starts from unknown condition {c.init_from!r}; known: "
                              f"{', '.join(names)}", needle=c.init_from)
+    for plan in suite.plans:
+        _validate_plan(suite, plan, names)
     for c in suite.conditions:  # a chain of init_from must end
         seen, at = [c.name], c
         while at.init_from is not None:
@@ -407,17 +553,139 @@ def _validate(suite: Suite) -> None:
             refs = (claim.treated, claim.baseline)
             if claim.treated == claim.baseline:
                 raise SuiteError(f"claim Beats({claim.treated!r}, {claim.baseline!r}) compares a condition with itself")
+            _check_published(claim, COMPARISON_DIRECTIONS)
+            if claim.source is not None and (not isinstance(claim.source, str) or not claim.source.strip()):
+                raise SuiteError(f"claim Beats({claim.treated!r}, {claim.baseline!r}): source must be a non-empty "
+                                 f"string (the paper) or None, got {claim.source!r}")
         elif isinstance(claim, BoundHolds):
             refs = tuple(claim.conditions)
         elif isinstance(claim, (Extrapolates, Ordering, TaskOrdering, Transfers)):
             refs = _validate_claim(suite, claim)
+        elif isinstance(claim, (HeadReuse, GapTracksReuse, RatioWindow, AuxPredicts)):
+            refs = _validate_transfer_claim(suite, claim)
         else:
-            raise SuiteError("claims must be Beats, BoundHolds, Extrapolates, Ordering, TaskOrdering or Transfers "
-                             f"(from verify.suite), got {claim!r}")
+            raise SuiteError("claims must be Beats, BoundHolds, Extrapolates, Ordering, TaskOrdering, Transfers, "
+                             f"HeadReuse, GapTracksReuse, RatioWindow or AuxPredicts (from verify.suite), got {claim!r}")
         for ref in refs:
             if ref not in names:
                 raise SuiteError(f"claim {type(claim).__name__} names unknown condition {ref!r}; known: "
                                  f"{', '.join(names)}", needle=ref)
+        if isinstance(claim, (Beats, Extrapolates, Ordering, Transfers)):
+            _validate_claim_tasks(suite, claim)
+
+
+def _validate_plan(suite: Suite, plan: TaskPlan, names: list[str]) -> None:
+    if not isinstance(plan.conditions, (tuple, list)) or not all(isinstance(c, str) for c in plan.conditions):
+        raise SuiteError(f"task {plan.task!r}: conditions must be a tuple of condition names, got {plan.conditions!r}")
+    for ref in plan.conditions:
+        if ref not in names:
+            raise SuiteError(f"task {plan.task!r} trains unknown condition {ref!r}; known: {', '.join(names)}", needle=ref)
+        parent = next(c for c in suite.conditions if c.name == ref).init_from
+        if parent is not None and parent not in plan.conditions:
+            raise SuiteError(f"task {plan.task!r} trains {ref!r}, which starts from {parent!r}; add {parent!r} to its "
+                             "conditions", needle=ref)
+    if plan.seeds is not None and (not isinstance(plan.seeds, (tuple, list)) or not plan.seeds
+                                   or not all(_is_int(s) and s >= 0 for s in plan.seeds)
+                                   or len(set(plan.seeds)) != len(plan.seeds)):
+        raise SuiteError(f"task {plan.task!r}: seeds must be a non-empty tuple of distinct integers >= 0 or None, "
+                         f"got {plan.seeds!r}")
+    for c in suite.plan_conditions(plan):
+        if not plan.seeds_in(suite, c):
+            raise SuiteError(f"task {plan.task!r}, condition {c.name!r}: none of the plan's seeds is in the condition's "
+                             f"seeds {c.seeds!r}", needle=c.name)
+        if c.init_from is not None:
+            parent = next(x for x in suite.conditions if x.name == c.init_from)
+            orphans = set(plan.seeds_in(suite, c)) - set(plan.seeds_in(suite, parent))
+            if orphans:
+                raise SuiteError(f"task {plan.task!r}: condition {c.name!r} trains seeds {sorted(orphans)}, which its "
+                                 f"parent {parent.name!r} does not; a stage's seeds must be among its parent's",
+                                 needle=c.name)
+    for name in ("steps", "layers", "d_model", "heads", "test_factor"):
+        value = getattr(plan, name)
+        if value is not None and (not _is_int(value) or value < 1):
+            raise SuiteError(f"task {plan.task!r}: {name} must be an integer >= 1 or None, got {value!r}")
+    layers, d_model, heads = plan.size(suite)
+    if d_model % heads:
+        raise SuiteError(f"task {plan.task!r}: d_model ({d_model}) must be a multiple of heads ({heads})")
+
+
+def claim_plans(suite: Suite, claim) -> list[TaskPlan]:
+    """The plans a per-task claim is about: those named in ``claim.tasks`` (each must train the
+    claim's conditions), else every plan that trains them."""
+    refs = claim_conditions(claim)
+    if claim.tasks:
+        return [p for p in suite.plans if p.task in claim.tasks]
+    return suite.plans_training(*refs)
+
+
+def claim_conditions(claim) -> tuple[str, ...]:
+    if isinstance(claim, Beats):
+        return (claim.treated, claim.baseline)
+    if isinstance(claim, Extrapolates):
+        return (claim.condition,)
+    if isinstance(claim, Ordering):
+        return tuple(claim.conditions)
+    return (claim.main_condition, claim.with_aux_condition)  # Transfers
+
+
+PREDICTORS = ("crasp", "coupling")
+
+
+def _validate_claim_tasks(suite: Suite, claim) -> None:
+    kind = type(claim).__name__
+    if not isinstance(claim.tasks, (tuple, list)) or not all(isinstance(t, str) for t in claim.tasks):
+        raise SuiteError(f"claim {kind}: tasks must be a tuple of task names, got {claim.tasks!r}")
+    refs = claim_conditions(claim)
+    planned = {p.task: p for p in suite.plans}
+    for task in claim.tasks:
+        if task not in planned:
+            raise SuiteError(f"claim {kind} names task {task!r}, which no plan trains; planned: {', '.join(planned)}",
+                             needle=task)
+        missing = [c for c in refs if not planned[task].trains(suite, c)]
+        if missing:
+            raise SuiteError(f"claim {kind} is about task {task!r}, whose plan does not train {', '.join(missing)}; add "
+                             "them to its conditions", needle=task)
+    if not claim_plans(suite, claim):
+        raise SuiteError(f"claim {kind}: no plan trains {', '.join(refs)}; add them to a plan's conditions",
+                         needle=refs[0])
+
+
+def _names(value, what: str, at_least: int = 1) -> tuple[str, ...]:
+    if not isinstance(value, (tuple, list)) or len(value) < at_least or not all(isinstance(v, str) for v in value) \
+            or len(set(value)) != len(value):
+        raise SuiteError(f"{what} must be a tuple of at least {at_least} distinct condition names, got {value!r}")
+    return tuple(value)
+
+
+def _validate_transfer_claim(suite: Suite, claim) -> tuple[str, ...]:
+    """The checks of the head-reuse, ratio-window and aux-predicts claims; returns the conditions named."""
+    kind = type(claim).__name__
+    if isinstance(claim, HeadReuse):
+        a = _names(claim.transfer_conditions, "claim HeadReuse: transfer_conditions")
+        b = _names(claim.control_conditions, "claim HeadReuse: control_conditions")
+        if set(a) & set(b):
+            raise SuiteError(f"claim HeadReuse: a condition is both transfer and control: {sorted(set(a) & set(b))}")
+        _check_published(claim, ("smaller", "none"))
+        return a + b
+    if isinstance(claim, GapTracksReuse):
+        _check_published(claim, ("positive", "none"))
+        return _names(claim.conditions, "claim GapTracksReuse: conditions")
+    if isinstance(claim, RatioWindow):
+        refs = _names(claim.conditions, "claim RatioWindow: conditions", at_least=3)
+        w = claim.window
+        if not isinstance(w, (tuple, list)) or len(w) != 2 or not all(_is_number(v) for v in w) or not 0 < w[0] <= 1 <= w[1]:
+            raise SuiteError(f"claim RatioWindow: window must be (lo, hi) with 0 < lo <= 1 <= hi, got {w!r}")
+        for ref in refs:
+            if ref in suite.condition_names and claim.aux not in trained_sources(suite.conditions, ref):
+                raise SuiteError(f"claim RatioWindow: condition {ref!r} does not train the auxiliary {claim.aux!r}",
+                                 needle=ref)
+        _check_published(claim, ("inside", "none"))
+        return refs
+    # AuxPredicts
+    if not isinstance(claim.also_suites, (tuple, list)) or not all(isinstance(s, str) for s in claim.also_suites):
+        raise SuiteError(f"claim {kind}: also_suites must be a tuple of suite names, got {claim.also_suites!r}")
+    _check_published(claim, ("positive", "none"))
+    return ()
 
 
 def _is_number(v) -> bool:
@@ -433,20 +701,23 @@ def _check_published(claim, allowed: tuple[str, ...]) -> None:
 def _validate_claim(suite: Suite, claim) -> tuple[str, ...]:
     """The checks of the newer claim kinds that need no task resolved; returns the conditions named."""
     kind = type(claim).__name__
-    top = suite.test_factor * suite.train_max
+    top = suite.longest_test
     if isinstance(claim, Extrapolates):
         if not _is_number(claim.threshold) or not 0 < claim.threshold <= 1:
             raise SuiteError(f"claim Extrapolates({claim.condition!r}): threshold must be a number in (0, 1], "
                              f"got {claim.threshold!r}")
         band = claim.band
         if not isinstance(band, (tuple, list)) or len(band) != 2 or not all(_is_number(v) for v in band) \
-                or not 1 <= band[0] < band[1] or band[1] > suite.test_factor:
+                or not 1 <= band[0] < band[1] or band[1] * suite.train_max > suite.longest_test:
             raise SuiteError(f"claim Extrapolates({claim.condition!r}): band must be (lo, hi) factors of train_max with "
-                             f"1 <= lo < hi <= test_factor ({suite.test_factor}), got {band!r}")
+                             f"1 <= lo < hi <= test_factor ({suite.longest_test // suite.train_max}), got {band!r}")
         if int(round(band[1] * suite.train_max)) <= int(round(band[0] * suite.train_max)):
             raise SuiteError(f"claim Extrapolates({claim.condition!r}): band {band!r} holds no length at train_max "
                              f"{suite.train_max}; widen it")
         _check_published(claim, EXTRAPOLATION_DIRECTIONS)
+        if claim.predictor not in PREDICTORS:
+            raise SuiteError(f"claim Extrapolates({claim.condition!r}): predictor must be one of {', '.join(PREDICTORS)}, "
+                             f"got {claim.predictor!r}")
         return (claim.condition,)
     if isinstance(claim, (Ordering, TaskOrdering)) and claim.metric not in METRICS:
         raise SuiteError(f"claim {kind}: unknown metric {claim.metric!r}; choose {', '.join(METRICS)}")
@@ -468,6 +739,9 @@ def _validate_claim(suite: Suite, claim) -> tuple[str, ...]:
             if task not in plans:
                 raise SuiteError(f"claim TaskOrdering({claim.condition!r}) names task {task!r}, which no plan trains; "
                                  f"planned: {', '.join(plans)}", needle=task)
+            if not next(p for p in suite.plans if p.task == task).trains(suite, claim.condition):
+                raise SuiteError(f"claim TaskOrdering({claim.condition!r}) names task {task!r}, whose plan does not "
+                                 f"train {claim.condition!r}", needle=task)
         _check_published(claim, TREND_DIRECTIONS)
         return (claim.condition,)
     # Transfers
@@ -555,6 +829,7 @@ def build_spec(task, task_ref: str, condition: Condition, seed: int, train_max: 
                                      data_seed=1000 + seed if data_seed is None else data_seed, model_seed=seed,
                                      max_position_offset=32 if position_scheme in ("learned", "coupled", "predicted") else 0),
                    mixture=mixture, init_from=parent, eval_instances=eval_instances,
+                   primary_weight=float(condition.primary_weight),
                    validation_instances=validation_instances, task_digest=definition_digest(task))
 
 
@@ -586,7 +861,8 @@ def check_suite(suite: Suite, path: Path | None = None) -> None:
             task = resolve_task(plan.task)
         except TaskDefinitionError as err:
             raise _located(path, plan.task, f"unknown task in plan: {err}") from None
-        if any(item.source in (RESTRICTION, f"{task.name}-{RESTRICTION}") for c in suite.conditions for item in c.mixture):
+        if any(item.source in (RESTRICTION, f"{task.name}-{RESTRICTION}") for c in suite.plan_conditions(plan)
+               for item in c.mixture):
             from theory.structure import structure_profile
 
             profile = structure_profile(task)
@@ -594,7 +870,7 @@ def check_suite(suite: Suite, path: Path | None = None) -> None:
                 raise _located(path, RESTRICTION, f"task {plan.task!r} has no restriction family: its support grows "
                                                   f"with n ({profile.sparsity()}); remove the restriction item or "
                                                   "choose a k-sparse task")
-        for condition in suite.conditions:
+        for condition in suite.plan_conditions(plan):
             for item in condition.mixture:
                 try:
                     lengths = run_lengths(task, suite.train_max, max(suite.test_lengths))
@@ -633,7 +909,7 @@ def _check_claims(suite: Suite, path: Path | None) -> None:
                 raise _located(path, claim.tasks[0], f"claim TaskOrdering: every task has the same k ({ks}); choose "
                                                      "tasks of different sparsity")
         elif isinstance(claim, Transfers):
-            for plan in suite.plans:
+            for plan in claim_plans(suite, claim):
                 try:
                     aux, band = transfer_auxiliary(suite, resolve_task(plan.task), claim)
                 except (TaskDefinitionError, SuiteError) as err:
@@ -643,10 +919,10 @@ def _check_claims(suite: Suite, path: Path | None) -> None:
                                    f"claim Transfers, task {plan.task!r}: auxiliary {aux.name!r} trains only up to "
                                    f"length {band[1]}, not beyond train_max {suite.train_max}: there is no band to "
                                    "transfer into; train it longer (Item(..., lengths=(lo, hi))) or give band=(lo, hi)")
-                if band[1] > max(suite.test_lengths):
+                if band[1] > plan.test_max(suite):
                     raise _located(path, claim.with_aux_condition,
                                    f"claim Transfers, task {plan.task!r}: the band ends at {band[1]}, beyond the longest "
-                                   f"test length {max(suite.test_lengths)}; raise test_factor or give band=(lo, hi)")
+                                   f"test length {plan.test_max(suite)}; raise test_factor or give band=(lo, hi)")
     names = [c.name for c in suite_claims(suite)]  # predictions.json keys claims by name
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:

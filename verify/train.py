@@ -100,10 +100,11 @@ class TrainResult:
     phase_seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(PHASES, 0.0))
 
 
-def _mixture_counts(sources: list[Source], batch: int) -> list[int]:
-    """Rows per source: the first (primary) source gets ``batch`` rows, the others in proportion
-    to their weight, so adding an auxiliary task never thins the primary's data."""
-    first = sources[0].weight
+def _mixture_counts(sources: list[Source], batch: int, reference_weight: float | None = None) -> list[int]:
+    """Rows per source: a source of weight ``reference_weight`` (default: the first source's, the
+    primary's) gets ``batch`` rows, the others in proportion to their weight, so adding an auxiliary
+    task never thins the primary's data."""
+    first = sources[0].weight if reference_weight is None else reference_weight
     return [max(1, round(batch * s.weight / first)) for s in sources]
 
 
@@ -118,11 +119,15 @@ def clip_gradients(model: torch.nn.Module, max_norm: float) -> None:
 
 def train(model: torch.nn.Module, sources: list[Source], cfg: TrainConfig, pad: int,
           validate: Callable[[torch.nn.Module], tuple[float, ...]],
-          progress: Callable[[int, float], None] | None = None) -> TrainResult:
+          progress: Callable[[int, float], None] | None = None, *, reference_weight: float | None = None,
+          keep_last: bool = False) -> TrainResult:
+    """Train on the mixture of ``sources``; keep the checkpoint with the best ``validate`` score
+    (ties: the later), or with ``keep_last`` the last one (a stage whose validation task is not
+    trained has nothing to choose by).  ``reference_weight``: see ``_mixture_counts``."""
     rng = np.random.default_rng(cfg.data_seed)
     opt = make_optimizer(model, cfg.lr)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / cfg.warmup))
-    counts = _mixture_counts(sources, cfg.batch)
+    counts = _mixture_counts(sources, cfg.batch, reference_weight)
     pools = [_Pool(s, count, pad) if s.independent_rows else None for s, count in zip(sources, counts)]
     weights = [s.weight for s in sources]
     start = time.perf_counter()
@@ -182,7 +187,7 @@ def train(model: torch.nn.Module, sources: list[Source], cfg: TrainConfig, pad: 
         if step % cfg.eval_every == 0 or step == cfg.steps:
             score = tuple(validate(model))
             result.validation_curve.append((step, score))
-            if score >= best_score:  # ties go to the later checkpoint
+            if score >= best_score or keep_last:  # ties go to the later checkpoint
                 best_state, best_score, best_step = copy.deepcopy(model.state_dict()), score, step
             phases["validation"] += clock() - tock
         if progress is not None:

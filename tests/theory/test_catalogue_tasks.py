@@ -72,6 +72,8 @@ PROFILES = {
     "sparse_parity_k3": (3, False, "chosen by content"),
     "capitalize_reverse": (1, False, "depends on n"),
     "retrieve_right": (3, True, "chosen by content"),
+    "retrieve_first": (3, True, "chosen by content"),
+    "retrieve_last": (3, True, "chosen by content"),
     "passkey": (2, True, "chosen by content"),
     "mqar": (3, False, "chosen by content"),
 }
@@ -86,6 +88,40 @@ def test_structure_profile(name):
         assert profile.k == k
     assert profile.crasp.member == crasp, profile.crasp.summary()
     assert kind in {d.kind for d in profile.dependencies}
+
+
+@pytest.mark.parametrize("n_value", [4, 5, 9, 20, 34])
+def test_retrieve_first_and_last_disagree_on_a_query_that_occurs_twice(n_value):
+    """Born a Transformer (2025): the same instances, answered at the first vs the last occurrence."""
+    first, last = CATALOGUE["retrieve_first"], CATALOGUE["retrieve_last"]
+    inputs = first.sample(np.random.default_rng(n_value), 64, n_value)
+    again = last.sample(np.random.default_rng(n_value), 64, n_value)
+    np.testing.assert_array_equal(inputs["x"], again["x"])  # one sampler, deterministic from the rng
+    xs = inputs["x"]
+    body, query = xs[:, :-1], xs[:, -1:]
+    assert xs.shape == (64, n_value)
+    hits = body == query
+    assert (hits.sum(axis=1) == 2).all()  # the query occurs exactly twice in the body
+    assert (~hits[:, -1]).all()  # ... both times before the body's last token, so x[p + 1] is in the body
+    assert all(len(set(row.tolist())) == n_value - 2 for row in body)  # n - 2 distinct tokens in the body
+    out_first, out_last = first.solve(inputs).outputs, last.solve(inputs).outputs
+    np.testing.assert_array_equal(out_first, first.oracle_outputs(inputs))
+    np.testing.assert_array_equal(out_last, last.oracle_outputs(inputs))
+    assert (out_first != out_last).all()
+    p1, p2 = hits.argmax(axis=1), n_value - 2 - hits[:, ::-1].argmax(axis=1)
+    rows = np.arange(64)
+    np.testing.assert_array_equal(out_first[:, 0], xs[rows, p1 + 1])
+    np.testing.assert_array_equal(out_last[:, 0], xs[rows, p2 + 1])
+
+
+def test_retrieve_first_and_last_lengths():
+    for name in ("retrieve_first", "retrieve_last"):
+        task = CATALOGUE[name]
+        assert (task.min_length, task.max_length) == (4, 34)
+        with pytest.raises(TaskDefinitionError):
+            task.check_length(3)
+        with pytest.raises(TaskDefinitionError):
+            task.check_length(35)
 
 
 #: tasks written through a hidden recurrence: unbounded by provenance, bounded on the visible support,
