@@ -17,6 +17,7 @@ verdicts that record an expectation beside the papers' published directions.
 from __future__ import annotations
 
 import math
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -38,6 +39,13 @@ CONSISTENT = 1.0
 MAX_VIOLATION_RATE = 0.05  # tolerated share of significant violations among consistent cells
 
 
+HUANG_SOURCE = "Huang et al., A Formal Framework for Understanding Length Generalization (ICLR 2025)"
+GOLOWICH_SOURCE = "Golowich et al., The Role of Sparsity for Length Generalization (ICML 2025)"
+CAI_SOURCE = "Cai et al., Extrapolation by Association (NeurIPS 2025)"
+AGK_SOURCE = "Awasthi, Gupta & Kumar (NeurIPS 2025)"
+COUPLING_SOURCE = "Cho et al., Position Coupling (NeurIPS 2024); Golowich et al. (ICML 2025)"
+
+
 @dataclass
 class Verdict:
     claim: str
@@ -52,6 +60,7 @@ class Verdict:
     expected: str = ""
     outcome: str = ""
     published: str = ""
+    differs: str = ""  # the claim's note on how this setting differs from the paper's
 
 
 def length_rows(run: StoredRun, train_max: int) -> list[dict]:
@@ -133,7 +142,8 @@ def compare_seeds(a: list[float], b: list[float]) -> dict:
 
 
 def improves_extrapolation(task: str, baseline: list[StoredRun], treated: list[StoredRun], train_max: int,
-                           fit_threshold: float, label: str | None = None) -> Verdict:
+                           fit_threshold: float, label: str | None = None, expected: str = "",
+                           published: str = "", source: str = f"{AGK_SOURCE}, as formalised here") -> Verdict:
     """Does condition ``treated`` beat ``baseline`` on per-seed OOD exact match?  The condition
     names come from the runs themselves."""
     treated_name = treated[0].spec.condition if treated else "treated"
@@ -154,7 +164,7 @@ def improves_extrapolation(task: str, baseline: list[StoredRun], treated: list[S
         claim=f"{task}: {label or beats_label(treated_name, baseline_name)}",
         statement=f"Training recipe {treated_name} raises exact match at lengths beyond the training range, "
                   f"compared with {baseline_name}.",
-        source="Awasthi, Gupta & Kumar (NeurIPS 2025), as formalised here",
+        source=source,
         rule=f"inconclusive if fewer than half the seeds of either condition fit the training range (validation "
              f"exact match >= {fit_threshold}); else supported if the difference is >= {MIN_EFFECT} and p <= {ALPHA}; "
              f"refuted if the CI's upper end is < {MIN_EFFECT} or the opposite one-sided test has p <= {ALPHA}; "
@@ -164,6 +174,8 @@ def improves_extrapolation(task: str, baseline: list[StoredRun], treated: list[S
         verdict=verdict, statistic=statistic,
         rows=[{"condition": r.spec.condition, "seed": r.spec.seed, "ood_exact_match": v} for r, v in zip(treated, a)]
         + [{"condition": r.spec.condition, "seed": r.spec.seed, "ood_exact_match": v} for r, v in zip(baseline, b)],
+        expected=expected, published=published,
+        outcome={"better": "improvement", "not better": "none"}.get(c["outcome"], "unclear"),
     )
 
 
@@ -236,6 +248,7 @@ class Claim:
     predict: Callable[[], dict]
     judge: Callable[[list[StoredRun], dict], Verdict]
     task: str | None = None  # the task a per-task claim is about (None: the whole suite)
+    differs: str = ""  # how the suite's setting differs from the cited paper's (shown where they disagree)
 
     def registration(self) -> dict:
         """What predictions.json records for this claim before training."""
@@ -244,15 +257,19 @@ class Claim:
 
 
 def comparison_claim(task: str, treated: str, baseline: str, train_max: int, fit_threshold: float,
-                     adds_restriction: bool, label: str | None = None) -> Claim:
+                     adds_restriction: bool, label: str | None = None, published: str = "",
+                     source: str | None = None) -> Claim:
     """``treated`` beats ``baseline`` on OOD exact match for ``task``.  Theory predicts it when the
     treated recipe adds the restriction family (AGK) and the task is k-sparse; any other
     comparison is the suite author's hypothesis, recorded as such."""
     name = f"{task}: {label or beats_label(treated, baseline)}"
+    where = f"{source}, as formalised here" if source else (f"{AGK_SOURCE}, as formalised here" if adds_restriction
+                                                            else "the suite's hypothesis")
 
     def predict() -> dict:
         if not adds_restriction:
-            return {"expected": "improvement", "why": "the suite's hypothesis; no theorem here predicts it"}
+            return {"expected": "improvement", "why": "the hypothesis under test (" + (source or "the suite's") +
+                                                     "); no lengthgen theorem predicts it"}
         profile = structure_profile(resolve_task(task))
         if profile.bounded:
             return {"expected": "improvement", "why": f"k-sparse with k = {profile.k}: the AGK bound applies"}
@@ -262,7 +279,7 @@ def comparison_claim(task: str, treated: str, baseline: str, train_max: int, fit
         mine = [r for r in runs if r.spec.task == task]
         verdict = improves_extrapolation(task, [r for r in mine if r.spec.condition == baseline],
                                          [r for r in mine if r.spec.condition == treated], train_max, fit_threshold,
-                                         label)
+                                         label, prediction["expected"], published, where)
         if prediction["expected"] != "improvement":
             verdict.verdict = "inconclusive"
             verdict.statistic += f"; theory predicted no improvement ({prediction['why']}), so there is nothing to confirm"
@@ -270,7 +287,7 @@ def comparison_claim(task: str, treated: str, baseline: str, train_max: int, fit
 
     return Claim(name, f"Training recipe {treated} raises exact match at lengths beyond the training range, compared "
                        f"with {baseline}.",
-                 "Awasthi, Gupta & Kumar (NeurIPS 2025), as formalised here" if adds_restriction else "the suite's hypothesis",
+                 where,
                  f"{task}: {baseline} vs {treated}, every seed, evaluated at every length",
                  "per-seed mean exact match over test lengths; bootstrap CI of the difference; exact permutation test",
                  predict, judge, task)
@@ -303,10 +320,6 @@ def bound_claim(tasks: tuple[str, ...], train_max: int, conditions: tuple[str, .
 # definitions alone, and its verdict is inconclusive whenever a group of runs it needs did not fit
 # the training range (``mostly_fit``) — a model that never learned the task is no evidence either way.
 
-HUANG_SOURCE = "Huang et al., A Formal Framework for Understanding Length Generalization (ICLR 2025)"
-GOLOWICH_SOURCE = "Golowich et al., The Role of Sparsity for Length Generalization (ICML 2025)"
-CAI_SOURCE = "Cai et al., Extrapolation by Association (NeurIPS 2025)"
-
 
 def band_exact_match(run: StoredRun, band: tuple[int, int]) -> float:
     """Mean exact match of ``run`` over its measured lengths L with lo < L <= hi; a failed run
@@ -322,7 +335,7 @@ def _seeds_text(runs: list[StoredRun], values: list[float]) -> str:
 
 
 def extrapolates_verdict(name: str, runs: list[StoredRun], band: tuple[int, int], threshold: float,
-                         fit_threshold: float, prediction: dict, published: str = "") -> Verdict:
+                         fit_threshold: float, prediction: dict, published: str = "", predictor: str = "crasp") -> Verdict:
     """Do the runs of one condition keep exact match >= ``threshold`` over the length band?
 
     Outcome by the 95% t interval of the per-seed band means: ``extrapolates`` if its lower end is
@@ -350,10 +363,11 @@ def extrapolates_verdict(name: str, runs: list[StoredRun], band: tuple[int, int]
         statistic += f"; inconclusive: fewer than half the seeds fit the training range (validation exact match >= {fit_threshold})"
     elif len(values) < 2:
         statistic += "; inconclusive: fewer than 2 seeds"
+    test, source = PREDICTORS[predictor]
     return Verdict(
-        claim=name, statement=f"Exact match stays >= {threshold} over lengths {band[0] + 1}..{band[1]} exactly when the "
-                              "task passes the definition-level C-RASP test.",
-        source=f"{HUANG_SOURCE}, as formalised here (docs/theory.md §6)",
+        claim=name, statement=f"Exact match stays >= {threshold} over lengths {band[0] + 1}..{band[1]} exactly when "
+                              f"{test}.",
+        source=f"{source}, as formalised here (docs/theory.md §6)",
         rule=f"per-seed mean exact match over the band (failed runs count as 0), 95% t interval over seeds: outcome "
              f"'extrapolates' if its lower end >= {threshold}, 'fails' if its upper end < {threshold}, else unclear; "
              "supported if the outcome is the predicted one, refuted if it is the other; inconclusive if unclear, with "
@@ -364,13 +378,35 @@ def extrapolates_verdict(name: str, runs: list[StoredRun], band: tuple[int, int]
         expected=expected, outcome=outcome, published=published)
 
 
+def coupling_prediction(task) -> dict:
+    """Extrapolation under coupled positions, predicted from the structure: a positional coupling
+    (every read at a fixed offset from the coupled id) and a bounded sparsity k (Golowich et al.'s
+    sufficient condition; Cho et al. for addition)."""
+    profile = structure_profile(task)
+    coupled = profile.coupling.index is not None
+    if coupled and profile.bounded:
+        return {"expected": "extrapolates", "why": f"coupled ({profile.coupling.summary()}) and k-sparse ({profile.sparsity()})"}
+    why = "no positional coupling" if not coupled else f"coupled but not k-sparse ({profile.sparsity()})"
+    return {"expected": "fails", "why": why}
+
+
+#: how an ``Extrapolates`` claim predicts: the test (as a phrase) and its source
+PREDICTORS = {"crasp": ("the task passes the definition-level C-RASP test", HUANG_SOURCE),
+              "coupling": ("the task has a positional coupling and a bounded sparsity k", COUPLING_SOURCE)}
+
+
 def extrapolates_claim(task: str, condition: str, band_factors: tuple[float, float], threshold: float, train_max: int,
-                       fit_threshold: float, published: str = "", label: str | None = None) -> Claim:
-    """``condition`` extrapolates over (lo·n, hi·n] on ``task`` iff the task is in C-RASP (Huang et al.)."""
+                       fit_threshold: float, published: str = "", label: str | None = None,
+                       predictor: str = "crasp") -> Claim:
+    """``condition`` extrapolates over (lo·n, hi·n] on ``task`` iff the task is in C-RASP (Huang et al.),
+    or, with ``predictor="coupling"``, iff it is coupled and k-sparse (Cho et al.; Golowich et al.)."""
     band = (int(round(band_factors[0] * train_max)), int(round(band_factors[1] * train_max)))
     name = f"{task}: {label or f'{condition} extrapolates over lengths {band[0] + 1}..{band[1]}'}"
+    test, source = PREDICTORS[predictor]
 
     def predict() -> dict:
+        if predictor == "coupling":
+            return coupling_prediction(resolve_task(task))
         check = crasp_check(resolve_task(task))
         if not check.analysed:
             return {"expected": "unknown", "why": "an opaque task: the C-RASP test cannot read it", "crasp_member": None}
@@ -379,10 +415,10 @@ def extrapolates_claim(task: str, condition: str, band_factors: tuple[float, flo
 
     def judge(runs: list[StoredRun], prediction: dict) -> Verdict:
         mine = [r for r in runs if r.spec.task == task and r.spec.condition == condition]
-        return extrapolates_verdict(name, mine, band, threshold, fit_threshold, prediction, published)
+        return extrapolates_verdict(name, mine, band, threshold, fit_threshold, prediction, published, predictor)
 
     return Claim(name, f"{condition} keeps exact match >= {threshold} over lengths {band[0] + 1}..{band[1]} on {task} "
-                       "exactly when the task is in C-RASP.", f"{HUANG_SOURCE}, as formalised here",
+                       f"exactly when {test}.", f"{source}, as formalised here",
                  f"{task}: {condition}, every seed, evaluated at lengths {band[0] + 1}..{band[1]}",
                  "per-seed mean exact match over the band; 95% t interval over seeds", predict, judge, task)
 
@@ -502,8 +538,21 @@ def task_ordering_claim(condition: str, tasks: tuple[str, ...], train_max: int, 
                  "Spearman rho(k, OOD exact match) with exact permutation p", predict, judge)
 
 
+def item_fits(run: StoredRun, source: str, fit_threshold: float) -> bool | None:
+    """Did the run fit its auxiliary ``source`` on the auxiliary's own training lengths (mean exact
+    match over them >= ``fit_threshold``)?  None where the run did not measure it (stored before
+    auxiliaries were measured) or trains no such item."""
+    item = next((m for m in run.spec.mixture if m.source == source), None)
+    rows = run.item_measurements.get(source) if run.ok else None
+    if item is None or not rows:
+        return None if run.ok else False
+    lo, hi = item.lengths
+    inside = [exact / count for n, exact, count in rows if lo <= n <= hi and count]
+    return bool(inside) and float(np.mean(inside)) >= fit_threshold
+
+
 def transfers_verdict(name: str, alone: list[StoredRun], with_aux: list[StoredRun], band: tuple[int, int],
-                      fit_threshold: float, prediction: dict, published: str = "") -> Verdict:
+                      fit_threshold: float, prediction: dict, published: str = "", aux_source: str | None = None) -> Verdict:
     """Does training with the auxiliary raise the main task's exact match over ``band``?  Every seed,
     the median and the best are reported (the effect is seed-unstable); the verdict uses all seeds."""
     a = [band_exact_match(r, band) for r in with_aux]
@@ -517,6 +566,11 @@ def transfers_verdict(name: str, alone: list[StoredRun], with_aux: list[StoredRu
     outcome = {"better": "transfer", "not better": "none", "unclear": "unclear"}[c["outcome"]]
     unfit = [g for g, runs in (("with the auxiliary", with_aux), ("alone", alone))
              if not runs or not mostly_fit(runs, fit_threshold)]
+    # an auxiliary the model never learned on its own lengths cannot carry the main task there
+    aux_fits = [item_fits(r, aux_source, fit_threshold) for r in with_aux] if aux_source else []
+    measured = [f for f in aux_fits if f is not None]
+    if measured and 2 * sum(measured) < len(with_aux):
+        unfit.append(f"the auxiliary {aux_source} on its own training lengths: {sum(measured)} of {len(with_aux)} seeds")
     verdict = ("inconclusive" if unfit or outcome == "unclear" or expected not in ("transfer", "none")
                else "supported" if outcome == expected else "refuted")
 
@@ -540,7 +594,8 @@ def transfers_verdict(name: str, alone: list[StoredRun], with_aux: list[StoredRu
              f"if the mean difference (with - alone) is >= {MIN_EFFECT} with one-sided exact permutation p <= {ALPHA}, "
              f"'none' if the 95% bootstrap CI's upper end is < {MIN_EFFECT} or the opposite test has p <= {ALPHA}, else "
              "unclear; supported if the outcome is the predicted one, refuted if it is the other; inconclusive if "
-             "unclear, with fewer than 2 seeds a side, or if either condition has fewer than half its seeds fitting",
+             "unclear, with fewer than 2 seeds a side, or if either condition has fewer than half its seeds fitting "
+             "(the main task at its training lengths; where measured, the auxiliary at its own)",
         verdict=verdict, statistic=statistic,
         rows=[{"condition": r.spec.condition, "seed": r.spec.seed, "band_exact_match": v} for r, v in zip(with_aux, a)]
         + [{"condition": r.spec.condition, "seed": r.spec.seed, "band_exact_match": v} for r, v in zip(alone, b)],
@@ -565,7 +620,7 @@ def transfers_claim(task: str, main_condition: str, with_aux_condition: str, aux
         mine = [r for r in runs if r.spec.task == task]
         return transfers_verdict(name, [r for r in mine if r.spec.condition == main_condition],
                                  [r for r in mine if r.spec.condition == with_aux_condition], band, fit_threshold,
-                                 prediction, published)
+                                 prediction, published, aux_task.name)
 
     return Claim(name, f"Training {task} with {aux_task.name} (trained to length {band[1]}) carries it to that length "
                        "if the two are related, and not otherwise.", f"{CAI_SOURCE}, as formalised here",
@@ -611,13 +666,23 @@ def agreement_markdown(verdicts: list[Verdict]) -> list[str]:
         agrees = "—" if r["agrees"] is None else "yes" if r["agrees"] else "**no**"
         lines.append(f"| {r['claim']} | {r['source']} | {r['published']} | {r['prediction']} | **{r['verdict']}** | "
                      f"{r['statistic']} | {agrees} |")
+    disagreements = [v for v in verdicts if v.differs and v.published and v.verdict != "inconclusive"
+                     and v.outcome != v.published]
+    if disagreements:
+        lines += ["", "Where the outcome disagrees with the paper, what differs from the paper's setting (written in the "
+                      "suite file before the runs):", ""]
+        lines += [f"- *{v.claim}* (paper: {v.published}; here: {v.outcome}): {v.differs}." for v in disagreements]
     return lines + [""]
 
 
-def suite_claims(suite) -> list[Claim]:
-    """The claims a suite states (``suite.claims``): a ``Beats``, ``Extrapolates``, ``Ordering`` or
-    ``Transfers`` per task, a ``BoundHolds`` or ``TaskOrdering`` once."""
-    from .suite import RESTRICTION, Beats, BoundHolds, Extrapolates, Ordering, TaskOrdering, transfer_auxiliary
+def suite_claims(suite, reports_dir=None) -> list[Claim]:
+    """The claims a suite states (``suite.claims``): a ``Beats``, ``Extrapolates``, ``Ordering``,
+    ``Transfers`` or ``RatioWindow`` per task, a ``BoundHolds``, ``TaskOrdering``, ``HeadReuse``,
+    ``GapTracksReuse`` or ``AuxPredicts`` once.  ``reports_dir``: the folder holding the suites' report
+    folders, where ``AuxPredicts.also_suites`` are read (None: that claim judges this suite's runs only)."""
+    from .suite import RESTRICTION, Beats, BoundHolds, Extrapolates, Ordering, TaskOrdering, claim_plans, transfer_auxiliary
+    from .suite import AuxPredicts, GapTracksReuse, HeadReuse, RatioWindow, Transfers  # (transfer claims, issue 11)
+    from .transfer_claims import transfer_claims  # (transfer claims, issue 11)
 
     def kinds(condition: str) -> set[str]:  # the item sources a recipe trains on, stages included
         c = suite.condition(condition)
@@ -626,24 +691,32 @@ def suite_claims(suite) -> list[Claim]:
 
     claims = []
     for spec in suite.claims:
+        before = len(claims)
         if isinstance(spec, Beats):
             adds = RESTRICTION in kinds(spec.treated) - kinds(spec.baseline)
             claims += [comparison_claim(plan.task, spec.treated, spec.baseline, suite.train_max, suite.fit_threshold,
-                                        adds, spec.label) for plan in suite.plans]
+                                        adds, spec.label, spec.published or "", spec.source)
+                       for plan in claim_plans(suite, spec)]
         elif isinstance(spec, BoundHolds):
             claims.append(bound_claim(tuple(plan.task for plan in suite.plans), suite.train_max, tuple(spec.conditions)))
         elif isinstance(spec, Extrapolates):
             claims += [extrapolates_claim(plan.task, spec.condition, tuple(spec.band), spec.threshold, suite.train_max,
-                                          suite.fit_threshold, spec.published or "", spec.label) for plan in suite.plans]
+                                          suite.fit_threshold, spec.published or "", spec.label, spec.predictor)
+                       for plan in claim_plans(suite, spec)]
         elif isinstance(spec, Ordering):
             claims += [ordering_claim(plan.task, tuple(spec.conditions), suite.train_max, suite.fit_threshold,
-                                      spec.direction, spec.published or "", spec.label) for plan in suite.plans]
+                                      spec.direction, spec.published or "", spec.label) for plan in claim_plans(suite, spec)]
         elif isinstance(spec, TaskOrdering):
             claims.append(task_ordering_claim(spec.condition, tuple(spec.tasks), suite.train_max, suite.fit_threshold,
                                               spec.published or "", spec.label))
-        else:  # Transfers: the auxiliary and its band are resolved per primary task
-            for plan in suite.plans:
+        elif isinstance(spec, Transfers):  # the auxiliary and its band are resolved per primary task
+            for plan in claim_plans(suite, spec):
                 aux, band = transfer_auxiliary(suite, resolve_task(plan.task), spec)
                 claims.append(transfers_claim(plan.task, spec.main_condition, spec.with_aux_condition, aux, band,
                                               suite.fit_threshold, spec.published or "", spec.label))
+        elif isinstance(spec, (HeadReuse, GapTracksReuse, RatioWindow, AuxPredicts)):  # (transfer claims, issue 11)
+            claims += transfer_claims(spec, suite, reports_dir)  # RatioWindow: one pair per plan training its conditions
+        else:
+            raise TypeError(f"unknown claim spec {spec!r}")  # (suite validation refuses it first)
+        claims[before:] = [dataclasses.replace(c, differs=getattr(spec, "differs", "")) for c in claims[before:]]
     return claims

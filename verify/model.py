@@ -29,9 +29,23 @@ growing like log n so attention stays as sharp on long inputs as on short ones. 
 length-dependent ("tempered") softmax of task hinting (Awasthi & Gupta 2023), i.e. the log-n
 attention-scaling trick (Chiang & Cholak 2022).
 
+Token mixers (``ModelConfig.mixer``; ``verify.hsa`` has both new layers):
+
+* ``attention``     — causal full attention, as above (the default; unchanged by the option);
+* ``hsa``           — hierarchical sparse attention (``verify.hsa.hierarchical_sparse_attention``)
+  in place of full attention in every block, with the same parameters (qkv, proj) and the same
+  position schemes: each query attends to the ``top_k`` earlier chunks of ``chunk_size`` tokens
+  it scores highest, plus its own chunk causally;
+* ``recurrent``     — a diagonal linear recurrence (``verify.hsa.DiagonalRecurrence``) in place of
+  attention; position scheme ``none`` only (the recurrence is ordered by construction);
+* ``recurrent+hsa`` — RAMba-like: each block is the recurrence, then HSA, then the MLP (each
+  pre-LayerNorm residual).
+
 Hook points (``HOOK_POINTS``, end of this module): ``blocks.{i}.attn.pattern`` and
 ``blocks.{i}.attn.head_out`` are read with ``record_activations`` and overwritten with
-``patch_activations``; with neither active the fused attention runs unchanged.
+``patch_activations``; with neither active the fused attention runs unchanged.  HSA blocks add
+``blocks.{i}.attn.chunk_scores`` and ``blocks.{i}.attn.selected_chunks`` (``HSA_HOOK_POINTS``);
+recurrent-only blocks have none.
 """
 
 from __future__ import annotations
@@ -45,9 +59,12 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .hsa import DiagonalRecurrence, hierarchical_sparse_attention
+
 POSITION_SCHEMES = ("none", "learned", "rope", "sinusoidal", "alibi", "coupled", "predicted")
 TABLE_SCHEMES = ("learned", "coupled", "predicted")  # a learned absolute table indexed by the ids
 INIT_STD = 0.02  # every Linear/Embedding weight starts N(0, INIT_STD)
+MIXERS = ("attention", "hsa", "recurrent", "recurrent+hsa")  # what mixes tokens in each block (module docstring)
 
 
 @dataclass(frozen=True)
@@ -60,6 +77,9 @@ class ModelConfig:
     max_positions: int = 256  # size of the learned table (and of the predicted-id classes); ids stay below it
     length_temperature: bool = False  # scale attention logits by max(1, log(pos_q+1)/log(train_context))
     train_context: int = 0  # longest training position id + 1; needed by length_temperature
+    mixer: str = "attention"  # one of MIXERS
+    chunk_size: int = 8  # HSA: tokens per chunk
+    top_k: int = 2  # HSA: earlier chunks each query selects (besides its own)
 
     def __post_init__(self) -> None:
         if self.position_scheme not in POSITION_SCHEMES:
@@ -68,6 +88,15 @@ class ModelConfig:
             raise ValueError("d_model must split into heads of even size")
         if self.length_temperature and self.train_context < 2:
             raise ValueError("length_temperature needs train_context ≥ 2 (the longest training position id + 1)")
+        if self.mixer not in MIXERS:
+            raise ValueError(f"unknown mixer {self.mixer!r}; choose one of {', '.join(MIXERS)}")
+        if self.mixer == "recurrent" and self.position_scheme != "none":
+            raise ValueError(f"mixer 'recurrent' has no attention to carry positions: use position_scheme 'none', "
+                             f"not {self.position_scheme!r}")
+        if self.mixer == "recurrent" and self.length_temperature:
+            raise ValueError("mixer 'recurrent' has no attention logits for length_temperature to scale")
+        if self.chunk_size < 1 or self.top_k < 0:
+            raise ValueError(f"chunk_size must be ≥ 1 and top_k ≥ 0, got {self.chunk_size} and {self.top_k}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -110,9 +139,14 @@ class Block(nn.Module):
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         self.heads = cfg.heads
-        self.ln1 = nn.LayerNorm(cfg.d_model)
-        self.qkv = nn.Linear(cfg.d_model, 3 * cfg.d_model, bias=False)
-        self.proj = nn.Linear(cfg.d_model, cfg.d_model, bias=False)
+        self.mixer, self.chunk_size, self.top_k = cfg.mixer, cfg.chunk_size, cfg.top_k
+        if cfg.mixer in ("recurrent", "recurrent+hsa"):  # absent from attention blocks: their modules stay as they were
+            self.ln_rec = nn.LayerNorm(cfg.d_model)
+            self.recurrence = DiagonalRecurrence(cfg.d_model)
+        if cfg.mixer != "recurrent":
+            self.ln1 = nn.LayerNorm(cfg.d_model)
+            self.qkv = nn.Linear(cfg.d_model, 3 * cfg.d_model, bias=False)
+            self.proj = nn.Linear(cfg.d_model, cfg.d_model, bias=False)
         self.ln2 = nn.LayerNorm(cfg.d_model)
         self.mlp = nn.Sequential(nn.Linear(cfg.d_model, 4 * cfg.d_model), nn.GELU(), nn.Linear(4 * cfg.d_model, cfg.d_model))
         # hook points (``record_activations`` / ``patch_activations`` fill these for the length of a
@@ -123,13 +157,19 @@ class Block(nn.Module):
     def forward(self, h: torch.Tensor, rope: tuple[torch.Tensor, torch.Tensor] | None,
                 bias: torch.Tensor | None = None, q_scale: torch.Tensor | None = None) -> torch.Tensor:
         B, L, D = h.shape
+        if self.mixer in ("recurrent", "recurrent+hsa"):
+            h = h + self.recurrence(self.ln_rec(h))
+            if self.mixer == "recurrent":
+                return h + self.mlp(self.ln2(h))
         qkv = self.qkv(self.ln1(h)).view(B, L, 3, self.heads, D // self.heads).permute(2, 0, 3, 1, 4)
         q, k, v = qkv.unbind(0)
         if rope is not None:  # queries and keys rotated together: one set of kernels for both
             q, k = _rotate(qkv[:2], *rope).unbind(0)
         if q_scale is not None:  # q·k is linear in q: scaling q scales that query's logits
             q = q * q_scale
-        if self.recording or self.patching:
+        if self.mixer != "attention":  # hsa, recurrent+hsa
+            att = self._sparse_attention(q, k, v, bias)
+        elif self.recording or self.patching:
             att = self._hooked_attention(q, k, v, bias)
         elif bias is None:
             att = F.scaled_dot_product_attention(q, k, v, is_causal=True)
@@ -144,6 +184,15 @@ class Block(nn.Module):
         if name in self.recording:
             self.recording[name].append(x.detach())
         return x
+
+    def _sparse_attention(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
+                          bias: torch.Tensor | None) -> torch.Tensor:
+        """HSA (``verify.hsa``) of q, k, v (B, H, L, d_head), with its hook points when any is active."""
+        hooked = bool(self.recording or self.patching)
+        att = hierarchical_sparse_attention(
+            q, k, v, self.chunk_size, self.top_k, bias, hook=self._hook if hooked else None,
+            active=lambda name: name in self.recording or name in self.patching)
+        return self._hook("attn.head_out", att) if hooked else att
 
     def _hooked_attention(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
                           bias: torch.Tensor | None) -> torch.Tensor:
@@ -277,18 +326,27 @@ def parameter_count(model: nn.Module) -> int:
 # before; a hook only changes the path of the blocks it names.
 
 HOOK_POINTS = ("attn.pattern", "attn.head_out")  # (B, H, Lq, Lk) attention weights; (B, H, L, d_head) per-head outputs
+#: HSA blocks add (B, H, L, n_chunks) chunk relevance and (B, H, L, top_k) selected chunk indices (-1: none)
+HSA_HOOK_POINTS = HOOK_POINTS + ("attn.chunk_scores", "attn.selected_chunks")
+
+
+def block_hook_points(block: Block) -> tuple[str, ...]:
+    """The hook points of one block: by its mixer (a recurrent-only block has none)."""
+    return {"attention": HOOK_POINTS, "recurrent": ()}.get(block.mixer, HSA_HOOK_POINTS)
 
 
 def hook_names(model: Transformer) -> list[str]:
-    """Every hook point of ``model``: ``blocks.{i}.attn.pattern``, ``blocks.{i}.attn.head_out``."""
-    return [f"blocks.{i}.{point}" for i in range(len(model.blocks)) for point in HOOK_POINTS]
+    """Every hook point of ``model``: ``blocks.{i}.attn.pattern``, ``blocks.{i}.attn.head_out`` (and, with
+    HSA, ``blocks.{i}.attn.chunk_scores``, ``blocks.{i}.attn.selected_chunks``)."""
+    return [f"blocks.{i}.{point}" for i, block in enumerate(model.blocks) for point in block_hook_points(block)]
 
 
 def _split_hook_name(model: Transformer, name: str) -> tuple[Block, str]:
     prefix, _, point = name.partition(".")
     index, _, point = point.partition(".")
-    if prefix != "blocks" or not index.isdigit() or int(index) >= len(model.blocks) or point not in HOOK_POINTS:
-        raise ValueError(f"unknown hook point {name!r}; the model has {', '.join(hook_names(model))}")
+    if prefix != "blocks" or not index.isdigit() or int(index) >= len(model.blocks) \
+            or point not in block_hook_points(model.blocks[int(index)]):
+        raise ValueError(f"unknown hook point {name!r}; the model has {', '.join(hook_names(model)) or 'none'}")
     return model.blocks[int(index)], point
 
 

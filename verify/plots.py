@@ -7,6 +7,7 @@ follow the order of the conditions passed in, so no condition label is known her
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -137,4 +138,160 @@ def training_curves(task: str, runs: list[StoredRun], path: Path, conditions: li
         ax.grid(alpha=0.3)
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=8)
+    _save(fig, path)
+
+
+# ---------------------------------------------------------------------------- transfer (issue 11)
+# The plots of ``verify.transfer_report``: every value from the stored runs, through the per-run
+# quantities ``verify.transfer_claims`` defines, so a plot shows what the verdicts judged.
+
+
+def _mean_curve(curves: list[dict[int, float]]) -> tuple[list[int], np.ndarray]:
+    """Lengths every curve has, and the mean over curves there."""
+    common = sorted(set.intersection(*(set(c) for c in curves))) if curves else []
+    return common, np.array([np.mean([c[n] for c in curves]) for n in common])
+
+
+def transfer_curves(task: str, runs: list[StoredRun], train_max: int, path: Path,
+                    conditions: list[str] | None = None) -> None:
+    """One panel per condition: the primary's exact match per length (solid) and each task item's
+    (dashed, ``StoredRun.item_measurements``); every seed thin, the mean thick.  The primary's
+    training range (the runs' own, else ``train_max``) is shaded grey, each item's training range
+    (1..A) hatched in its colour."""
+    from .transfer_claims import item_curve, main_curve, task_items
+
+    groups = [(c, [r for r in g if r.ok]) for c, g in _by_condition(runs, conditions)]
+    groups = [(c, g) for c, g in groups if g]
+    columns = min(3, max(1, len(groups)))
+    rows = max(1, math.ceil(len(groups) / columns))
+    fig = _figure(figsize=(4.6 * columns, 3.8 * rows))
+    grid = fig.subplots(rows, columns, sharey=True, squeeze=False)
+    axes = list(grid.flat)
+    for ax in axes[len(groups):]:
+        ax.set_visible(False)
+    for ax in grid[:, 0]:
+        ax.set_ylabel("exact match")
+    for ax, (condition, group) in zip(axes, groups):
+        n = group[0].spec.train_lengths[1] or train_max  # a condition may train the primary at its own n
+        ax.axvspan(0.5, n + 0.5, color="0.9", zorder=0)
+        series = [("main", PALETTE[1], "-", [main_curve(r) for r in group])]
+        sources = list(dict.fromkeys(i.source for r in group for i in task_items(r)))
+        for k, source in enumerate(sources):
+            color = PALETTE[(k + 2) % len(PALETTE)]
+            top = max(i.lengths[1] for r in group for i in task_items(r) if i.source == source)
+            ax.axvspan(0.5, top + 0.5, facecolor="none", edgecolor=color, hatch="//", alpha=0.25, lw=0, zorder=0)
+            ax.axvline(top + 0.5, color=color, ls=":", lw=1)
+            curves = [c for c in (item_curve(r, source) for r in group) if c]
+            if curves:
+                series.append((f"{source} (aux, trained 1..{top})", color, "--", curves))
+        for label, color, style, curves in series:
+            for curve in curves:
+                lengths = sorted(curve)
+                ax.plot(lengths, [curve[n] for n in lengths], color=color, ls=style, alpha=0.25, lw=0.8)
+            lengths, mean = _mean_curve(curves)
+            if lengths:
+                ax.plot(lengths, mean, color=color, ls=style, lw=2, label=f"{label}, {len(curves)} seeds")
+        ax.set_title(f"{task} — {condition}\nsolid: main; dashed: auxiliary; thick: mean over seeds", fontsize=9)
+        ax.set_xlabel(f"length N (main trains 1..{n}: grey; aux range hatched)")
+        ax.set_ylim(-0.02, 1.02)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, loc="lower left")
+    _save(fig, path)
+
+
+def ratio_sweep(task: str, aux: str, ratios: list[float], seed_gaps: list[list[float]], paper: list[tuple[float, float]],
+                paper_label: str, fit, window: tuple[float, float], path: Path) -> None:
+    """Generalization gap against the aux/main length ratio (log2 axis): every seed a point, the
+    mean per ratio a line, Cai et al.'s reconstructed gaps as their own series, the fitted penalty
+    model (``verify.transfer.PenaltyFit``, or None) as a smooth curve; the window shaded."""
+    from .transfer import penalty_model
+
+    fig = _figure(figsize=(7, 4.2))
+    ax = fig.subplots()
+    ax.axvspan(window[0], window[1], color="0.92", zorder=0, label=f"window [{window[0]:g}, {window[1]:g}]")
+    for ratio, gaps in zip(ratios, seed_gaps):
+        finite = [g for g in gaps if np.isfinite(g)]
+        ax.scatter([ratio] * len(finite), finite, color=PALETTE[1], alpha=0.5, s=18, zorder=3)
+    means = [np.mean([g for g in gaps if np.isfinite(g)]) if any(np.isfinite(gaps)) else np.nan for gaps in seed_gaps]
+    ax.plot(ratios, means, color=PALETTE[1], lw=2, marker="o", label=f"ours: {aux} (mean; points: seeds)", zorder=4)
+    if paper:
+        pr, pg = zip(*sorted(paper))
+        ax.plot(pr, pg, color=PALETTE[0], ls="--", marker="s", label=paper_label, zorder=2)
+    if fit is not None:
+        grid = np.geomspace(min(ratios + [p[0] for p in paper]), max(ratios + [p[0] for p in paper]), 200)
+        ax.plot(grid, penalty_model(np.abs(np.log2(grid)), fit.saturation, fit.rate), color=PALETTE[2], lw=1.2,
+                label=f"penalty fit to ours: {fit.saturation:.2f}·(1 − exp(−{fit.rate:.2f}·|log2 r|)) ({fit.preferred})")
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("aux training length / main training length")
+    ax.set_ylabel("generalization gap")
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_title(f"{task}: gap over the length ratio", fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    _save(fig, path)
+
+
+def ablation_maps(title: str, maps: dict[str, np.ndarray], path: Path) -> None:
+    """Layers × heads mean-ablation maps side by side on one colour scale (accuracy drop per head)."""
+    arrays = {label: np.asarray(m, float) for label, m in maps.items()}
+    top = max(0.05, max(float(np.nanmax(np.abs(a))) for a in arrays.values()))
+    fig = _figure(figsize=(2.2 + 2.6 * len(arrays), 3.2), layout="constrained")  # room for the colour bar
+    axes = fig.subplots(1, len(arrays), squeeze=False)[0]
+    image = None
+    for ax, (label, array) in zip(axes, arrays.items()):
+        image = ax.imshow(array, cmap="RdBu_r", vmin=-top, vmax=top, aspect="auto")
+        ax.set_title(label, fontsize=9)
+        ax.set_xlabel("head")
+        ax.set_ylabel("layer")
+        ax.set_xticks(range(array.shape[1]))
+        ax.set_yticks(range(array.shape[0]))
+    fig.colorbar(image, ax=list(axes), label="accuracy drop when mean-ablated")
+    fig.suptitle(title, fontsize=9)
+    fig.savefig(path, dpi=110)
+
+
+def checkpoint_tracking(task: str, panels: list[tuple[str, list]], path: Path) -> None:
+    """Per condition, each (run, item)'s generalization gap against its map difference at every
+    validation checkpoint, joined in step order (the last checkpoint ringed), rho in the legend.
+    ``panels``: (condition, [``verify.transfer_claims.CheckpointSeries``, ...])."""
+    fig = _figure(figsize=(4.6 * max(1, len(panels)), 4))
+    axes = fig.subplots(1, max(1, len(panels)), sharey=True, squeeze=False)[0]
+    for ax, (condition, series) in zip(axes, panels):
+        for k, s in enumerate(series):
+            color = PALETTE[k % len(PALETTE)]
+            ax.plot(s.map_differences, s.gaps, color=color, marker=".", lw=1, alpha=0.8,
+                    label=f"seed {s.run.spec.seed}, {s.source}: rho {s.rho:+.2f}")
+            ax.plot(s.map_differences[-1:], s.gaps[-1:], marker="o", color=color, markerfacecolor="none", ms=8)
+        ax.set_title(f"{task} — {condition}\ngap vs map difference over checkpoints", fontsize=9)
+        ax.set_xlabel("map difference (main vs aux)")
+        ax.set_ylim(-0.02, 1.02)
+        ax.grid(alpha=0.3)
+        if series:
+            ax.legend(fontsize=7)
+    axes[0].set_ylabel("generalization gap over (n, A]")
+    _save(fig, path)
+
+
+def aux_predicts_scatter(items: list[dict], restrictions: list[dict], items_title: str, restrictions_title: str,
+                         path: Path) -> None:
+    """The main task's exact match against the auxiliary's: task items (one point per run and item,
+    over (n, A]) and, beside them, restrictions (one point per run and test length, 1 − ε(N))."""
+    fig = _figure(figsize=(11, 4.4))
+    axes = fig.subplots(1, 2)
+    for ax, points, title, xlabel in ((axes[0], items, items_title, "auxiliary exact match over (n, A]"),
+                                      (axes[1], restrictions, restrictions_title, "1 − ε(N) (restrictions)")):
+        groups = list(dict.fromkeys((p["suite"], p["condition"]) for p in points))
+        for k, (suite, condition) in enumerate(groups):
+            mine = [p for p in points if (p["suite"], p["condition"]) == (suite, condition)]
+            ax.scatter([p["aux"] for p in mine], [p["main"] for p in mine], s=18, alpha=0.7,
+                       color=PALETTE[k % len(PALETTE)], label=f"{suite}: {condition}")
+        ax.plot([0, 1], [0, 1], color="0.6", lw=0.8, ls=":")
+        ax.set_xlim(-0.02, 1.02)
+        ax.set_ylim(-0.02, 1.02)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel("main exact match at the same lengths")
+        ax.set_title(title, fontsize=9)
+        ax.grid(alpha=0.3)
+        if groups:
+            ax.legend(fontsize=6, loc="upper left")
     _save(fig, path)

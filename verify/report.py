@@ -37,7 +37,7 @@ from .claims import (
 )
 from .html import write_html
 from .spec import StoredRun
-from .store import RunStore, StoreError, _atomic_write, export_csv, write_json
+from .store import RunStore, StoreError, _atomic_write, export_csv, read_copied, write_json
 from .suite import Suite
 
 
@@ -102,17 +102,25 @@ def _read_meta(path: Path) -> dict:
     return meta
 
 
-def _stored_before_predictions(suite: Suite, runs: list[StoredRun], recorded_at: str | None) -> list[str]:
+def _stored_before_predictions(suite: Suite, runs: list[StoredRun], recorded_at: str | None,
+                               copied: dict) -> list[str]:
     """A warning (as report lines) if some runs were stored before the predictions were recorded:
     predictions are re-recorded when their text changes, and reused runs then predate them, so
     their verdicts do not test a prediction made before training."""
     if not recorded_at:
         return []
     when = datetime.fromisoformat(recorded_at)
-    early = [r for r in runs if r.finished_at and datetime.fromisoformat(r.finished_at) < when]
+    early = [r for r in runs if r.finished_at and datetime.fromisoformat(r.finished_at) < when and r.key not in copied]
+    # a run copied from another suite's store was trained there, under that suite's predictions
+    borrowed = sorted({Path(copied[r.key]["from"]).name for r in runs if r.key in copied and r.finished_at
+                       and datetime.fromisoformat(r.finished_at) < when})
+    note = [f"Note: runs copied from {', '.join(borrowed)} were trained there before these predictions were recorded "
+            "(after that suite's own); the claims of this suite that only they decide test a prediction recorded after "
+            "their training (the predictions are computed from the task definitions alone, so they would have been the "
+            "same), and each such run is listed under *Computed* with its training time.", ""] if borrowed else []
     if not early:
-        return []
-    return [f"**Warning: {len(early)} of {len(runs)} runs were stored before these predictions were recorded** (the "
+        return note
+    return note + [f"**Warning: {len(early)} of {len(runs)} runs were stored before these predictions were recorded** (the "
             "predictions changed after those runs were trained), so their verdicts do not test a prediction made "
             f"before training; `lengthgen report --suite {suite.name} --fresh` retrains every run after it.", ""]
 
@@ -153,14 +161,16 @@ def render(suite: Suite, directory: Path, command: str, invocation_seconds: floa
         write_json(meta_path, meta)
 
     n = suite.train_max
-    claims = suite_claims(suite)
+    claims = suite_claims(suite, directory.parent)  # (transfer claims: AuxPredicts reads sibling suites)
     unregistered = [c.name for c in claims if c.name not in preds.get("claims", {})]
     if unregistered:
         raise StoreError(f"{preds_path} holds no prediction for {unregistered[0]!r}; predictions must be recorded "
                          f"before training: re-run `lengthgen report --suite {suite.name}`")
     judged = {c.name: c.judge(runs, preds["claims"][c.name]["prediction"]) for c in claims}
+    for c in claims:
+        judged[c.name].differs = c.differs
     conditions = list(suite.condition_names)
-    csv_rows, sections = [], []
+    csv_rows, sections, previous_section = [], [], ""
     for plan in suite.plans:
         task_runs = [r for r in runs if r.spec.task == plan.task]
         csv_rows += results_rows(suite.name, n, task_runs)
@@ -168,14 +178,22 @@ def render(suite: Suite, directory: Path, command: str, invocation_seconds: floa
         plots.bound_vs_error(plan.task, task_runs, n, directory / f"{_file(plan.task)}_bound.png", conditions)
         plots.training_curves(plan.task, task_runs, directory / f"{_file(plan.task)}_training.png", conditions)
         task_verdicts = [judged[c.name] for c in claims if c.task == plan.task]
+        if plan.section and plan.section != previous_section:
+            sections.append(f"# {plan.section}\n")
+        previous_section = plan.section
         sections.append(_task_section(suite, plan, task_runs, preds["tasks"].get(plan.task, {}), task_verdicts))
     verdicts = list(judged.values())
+    from .transfer_report import has_transfer_claims, transfer_sections  # (transfer claims, issue 11)
+
+    if has_transfer_claims(suite):  # (transfer claims, issue 11): their sections go after the per-task ones
+        sections.append("\n".join(transfer_sections(suite, runs, directory, verdicts)))
     suite_verdicts = [judged[c.name] for c in claims if c.task is None]
 
     store.export_json()
     export_csv(directory / "results.csv", csv_rows)
     write_json(directory / "verdicts.json", [dataclasses.asdict(v) for v in verdicts])
-    _atomic_write(directory / "report.md", _document(suite, runs, preds, sections, verdicts, suite_verdicts, meta))
+    _atomic_write(directory / "report.md", _document(suite, runs, preds, sections, verdicts, suite_verdicts, meta,
+                                                       read_copied(directory)))
     write_html(directory / "report.md")  # report.html beside it: the same content, plots embedded
     return {v.claim: v.verdict for v in verdicts}
 
@@ -209,16 +227,23 @@ def results_rows(suite_name: str, train_max: int, task_runs: list[StoredRun]) ->
         if not run.ok:
             rows.append(base)
             continue
-        rows += [{**base, **row} for row in length_rows(run, train_max)]
+        rows += [{**base, **row} for row in length_rows(run, run.spec.train_lengths[1])]
     return rows
 
 
 def _task_section(suite: Suite, plan, task_runs: list[StoredRun], pred: dict, verdicts: list) -> str:
     n = suite.train_max
     stem = _file(plan.task)
+    layers, d_model, heads = plan.size(suite)
+    overridden = [f"`{c.name}`: `{c.position_scheme}`" for c in suite.plan_conditions(plan)
+                  if c.position_scheme and c.position_scheme != plan.position_scheme]
+    steps = sorted({r.spec.train.steps for r in task_runs}) or [plan.steps or suite.steps]
     lines = [f"## {plan.task}", "",
              f"Rule: `{pred.get('rule', '?')}` — profile: {_profile_text(plan.task, pred)}. "
-             f"Position scheme: `{plan.position_scheme}` ({plan.why}).", "",
+             f"Position scheme: `{plan.position_scheme}` ({plan.why})"
+             + (f"; per condition: {', '.join(overridden)}" if overridden else "") + ". "
+             f"Model: {layers} layers, d = {d_model}, {heads} heads; {'/'.join(map(str, steps))} steps; seeds "
+             f"{', '.join(map(str, plan.seeds_in(suite)))}.", "",
              f"![accuracy vs length]({stem}_accuracy.png)", "",
              "| condition | seed | status | chosen step | val. EM (1..n) | fits training range | OOD EM (n+1..) | "
              "N*(δ) certified | N*(δ) if consistent | measured N(δ) |",
@@ -229,14 +254,17 @@ def _task_section(suite: Suite, plan, task_runs: list[StoredRun], pred: dict, ve
         if not run.ok:
             lines.append(f"| {s.condition} | {s.seed} | **failed**: {run.reason.split(' | ')[0]} | — | — | no | 0 | — | — | — |")
             continue
-        L = lengths_summary(run, n, suite.delta)
+        own_n = s.train_lengths[1]  # a condition may train the primary shorter than the suite's n
+        L = lengths_summary(run, own_n, suite.delta)
         fits = "yes" if run.validation_exact >= suite.fit_threshold else "**no**"
         lines.append(f"| {s.condition} | {s.seed} | ok | {run.best_step} | {run.validation_exact:.3f} | {fits} | "
-                     f"{ood_exact_match(run, n):.3f} | {_fmt(L['certified'])} | {_fmt(L['certified_assuming_consistency'])} | "
+                     f"{ood_exact_match(run, own_n):.3f} | {_fmt(L['certified'])} | {_fmt(L['certified_assuming_consistency'])} | "
                      f"{_fmt(L['measured'])} |")
     lines.append("")
     for condition in suite.condition_names:
         group = [r for r in task_runs if r.spec.condition == condition]
+        if not group:
+            continue
         unfit = sum(1 for r in group if not fits_training_range(r, suite.fit_threshold))
         lines.append(f"- {condition}: {unfit}/{len(group)} seeds failed to fit the training range "
                      f"(validation exact match < {suite.fit_threshold} or a failed run).")
@@ -277,22 +305,44 @@ def _exact_match_table(suite: Suite, task_runs: list[StoredRun], n: int) -> str:
 def _conditions_text(suite: Suite, runs: list[StoredRun]) -> list[str]:
     lines = []
     for condition in suite.conditions:
-        example = next((r.spec for r in runs if r.spec.condition == condition.name), None)
+        mine = [r.spec for r in runs if r.spec.condition == condition.name]
+        example = mine[0] if mine else None
         recipe = mixture_text(example) if example is not None else "(no runs)"
-        steps = example.train.steps if example is not None else suite.steps
-        lines.append(f"- condition `{condition.name}`: {recipe}; {steps} steps"
+        steps = "/".join(map(str, sorted({s.train.steps for s in mine}))) if mine else str(condition.steps or suite.steps)
+        tasks = sorted({s.task for s in mine})
+        scheme = f"; positions `{condition.position_scheme}`" if condition.position_scheme else ""
+        trained_by = f"; tasks {', '.join(tasks)}" if len(suite.plans) > 1 and tasks else ""
+        lines.append(f"- condition `{condition.name}`: {recipe}{scheme}; {steps} steps{trained_by}"
                      + (f" — {condition.why}" if condition.why else ""))
     return lines
 
 
-def _computed_text(runs: list[StoredRun], meta: dict) -> list[str]:
+def _model_text(suite: Suite, spec0) -> str:
+    sizes = {plan.size(suite) for plan in suite.plans}
+    steps = {plan.steps or suite.steps for plan in suite.plans}
+    if len(sizes) == 1 and len(steps) == 1:
+        (layers, d_model, heads), = sizes
+        return (f"- model: {layers} layers, d = {d_model}, {heads} heads; AdamW lr {spec0.train.lr}, {steps.pop()} steps; "
+                f"seeds {', '.join(map(str, suite.seeds))}")
+    return (f"- model and budget per task (chosen on training-length validation; each task's section says): AdamW lr "
+            f"{spec0.train.lr}; seeds {', '.join(map(str, suite.seeds))}")
+
+
+def _computed_text(runs: list[StoredRun], meta: dict, copied: dict) -> list[str]:
     """Which runs the last invocation that trained computed, and which it reused (stored when)."""
     trained = set(meta.get("trained") or [])
     if "trained" not in meta:
         return ["Which runs the last invocation trained is not recorded (a report rendered before this was kept)."]
-    reused = [r for r in runs if r.key not in trained]
+    reused = [r for r in runs if r.key not in trained and r.key not in copied]
     lines = [f"This report's last training invocation (started {meta.get('started_at') or 'unknown'}) trained "
              f"{len(trained & {r.key for r in runs})} of {len(runs)} runs and reused {len(reused)} from the store."]
+    mine = [r for r in runs if r.key in copied]
+    if mine:
+        lines.append(f"Copied from other suites' stores under the same run key (the same spec: task definitions, data "
+                     f"format, model, budget, seed; so the same numbers), with the time they were trained there: "
+                     + ", ".join(f"{r.spec.task}/{r.spec.condition}/seed {r.spec.seed} ({r.key}, from "
+                                 f"{Path(copied[r.key]['from']).name}, trained {copied[r.key].get('finished_at')})"
+                                 for r in mine) + ".")
     if trained:
         lines.append("Trained: " + ", ".join(f"{r.spec.task}/{r.spec.condition}/seed {r.spec.seed} ({r.key})"
                                              for r in runs if r.key in trained) + ".")
@@ -303,18 +353,19 @@ def _computed_text(runs: list[StoredRun], meta: dict) -> list[str]:
 
 
 def _document(suite: Suite, runs: list[StoredRun], preds: dict, sections: list[str], verdicts, suite_verdicts,
-              meta: dict) -> str:
+              meta: dict, copied: dict | None = None) -> str:
+    copied = copied or {}
     spec0 = runs[0].spec
-    n, top = suite.train_max, max(suite.test_lengths)
+    n, top = suite.train_max, max(max(r.spec.test_lengths) for r in runs)
     train_seconds = sum(r.wall_seconds for r in runs)
     failed = sum(1 for r in runs if not r.ok)
     head = [f"# lengthgen report — suite `{suite.name}`", ""]
     if suite.overrides:
         head += [f"> **Quick look, not the suite as committed:** overridden on the command line: "
                  f"{'; '.join(suite.overrides)}. Written to its own folder.", ""]
-    from .suite import Transfers
+    from .transfer_report import has_transfer_claims  # (transfer claims, issue 11: every transfer kind)
 
-    transfer = any(isinstance(c, Transfers) for c in suite.claims)
+    transfer = has_transfer_claims(suite)
     theory = ("**What this checks.** Cai et al. (NeurIPS 2025) found that a main task trained at short lengths "
               "extrapolates toward the length of a *related* auxiliary task trained longer, and that unrelated "
               "auxiliaries do not carry it. lengthgen predicts from the two definitions alone, before training, "
@@ -328,7 +379,9 @@ def _document(suite: Suite, runs: list[StoredRun], preds: dict, sections: list[s
         "when the model is not fully restriction-consistent).")
     head += [
         f"{suite.description}.", "",
-        theory + " Each task is trained under every condition below and evaluated at every length.", "",
+        (suite.about or theory) + (" Each task is trained under every condition below" if all(not p.conditions for p in suite.plans)
+                                   else " Each task is trained under the conditions its plan names")
+        + " and evaluated at every length.", "",
         "**How to read it.** Shaded regions are the training range. Thin lines are single seeds, thick lines the mean "
         "with a 95% t interval over seeds (with 2–3 seeds it is wide). In the bound plots, a solid line below its "
         "dashed twin means the theorem's bound held for that seed. N*(δ) is the largest length up to which the bound "
@@ -341,13 +394,12 @@ def _document(suite: Suite, runs: list[StoredRun], preds: dict, sections: list[s
         f"- restriction tasks (training items and the measurement of ε, c): m = {spec0.restriction_m} tokens, drawn "
         f"from instances of length {spec0.restriction_lengths[0]}..{spec0.restriction_lengths[1]}; an item of weight "
         f"w adds w × {spec0.train.batch} rows to the {spec0.train.batch} primary rows of every step",
-        f"- model: {suite.layers} layers, d = {suite.d_model}, {suite.heads} heads; AdamW lr "
-        f"{spec0.train.lr}, {suite.steps} steps; seeds {', '.join(map(str, suite.seeds))}",
+        _model_text(suite, spec0),
         f"- checkpoint: the best of every {suite.eval_every} steps on validation instances at training lengths only "
         "(ties → later); test lengths never choose anything",
         "", "## Predictions (recorded before training)", "",
         f"Recorded at {preds.get('recorded_at', 'unknown')}.", "",
-        *_stored_before_predictions(suite, runs, preds.get("recorded_at")),
+        *_stored_before_predictions(suite, runs, preds.get("recorded_at"), copied),
     ]
     for task, p in preds["tasks"].items():
         head.append(f"- **{task}**: {_profile_text(task, p)}.")
@@ -380,7 +432,7 @@ def _document(suite: Suite, runs: list[StoredRun], preds: dict, sections: list[s
               f"Compute stored in these runs: {train_seconds:.0f} worker-seconds. "
               f"Last invocation that trained: {meta.get('invocation_seconds', 'unknown')} s wall "
               f"(finished {meta.get('finished_at', 'unknown')}).",
-              *_computed_text(runs, meta),
+              *_computed_text(runs, meta, copied),
               f"Command: `{meta.get('command', 'lengthgen report --suite ' + suite.name)}`. "
               f"Python {platform.python_version()}, torch {torch.__version__}, {platform.machine()}.",
               "Data: `results.csv` (every run × length, failed runs with their status), `runs.json` (every stored run; "

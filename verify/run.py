@@ -201,7 +201,8 @@ def build(spec: RunSpec, weights: Path | None = None):
     vocab = Vocab(symbols, token_names)
     longest = _longest(spec, task)
     model_cfg = ModelConfig(vocab.size, spec.layers, spec.d_model, spec.heads, spec.position_scheme,
-                            max_positions=longest + spec.train.max_position_offset + 1)
+                            max_positions=longest + spec.train.max_position_offset + 1,
+                            mixer=spec.mixer, chunk_size=spec.chunk_size, top_k=spec.top_k)
     torch.manual_seed(spec.train.model_seed)
     model = Transformer(model_cfg)
     if spec.init_from is not None:

@@ -84,12 +84,18 @@ class RunSpec:
     #: rows and loss weight of the primary per step (1: ``batch`` rows); 0 trains only the mixture —
     #: a pretraining stage that never sees the primary, whose checkpoint is its last step
     primary_weight: float = 1.0
+    #: token mixer of every block (``verify.model.MIXERS``) and, for HSA, its chunk size and top-k
+    mixer: str = "attention"
+    chunk_size: int = 8
+    top_k: int = 2
 
     def to_dict(self) -> dict:
         d = asdict(self)
         d["train"] = self.train.to_dict()
-        if self.primary_weight == 1.0:  # the default is left out, so keys of runs made before it stay
-            del d["primary_weight"]
+        # defaults are left out, so keys of runs made before these fields existed stay
+        for name, default in _OMITTED_DEFAULTS.items():
+            if d[name] == default:
+                del d[name]
         return d
 
     @classmethod
@@ -108,6 +114,10 @@ class RunSpec:
     @property
     def key(self) -> str:
         return spec_key(self.to_dict())
+
+
+#: ``RunSpec`` fields that ``to_dict`` (hence the key) omits at these values
+_OMITTED_DEFAULTS = {"primary_weight": 1.0, "mixer": "attention", "chunk_size": 8, "top_k": 2}
 
 
 def spec_key(spec: dict) -> str:

@@ -147,13 +147,16 @@ class Condition:
                                        or not all(_is_int(s) and s >= 0 for s in self.seeds)):
             raise SuiteError(f"condition {self.name!r}: seeds must be a non-empty tuple of integers >= 0 or None, "
                              f"got {self.seeds!r}")
+        if self.seeds is not None:
+            object.__setattr__(self, "seeds", tuple(self.seeds))
         if self.train_max is not None and (not _is_int(self.train_max) or self.train_max < 1):
             raise SuiteError(f"condition {self.name!r}: train_max must be an integer >= 1 or None, got {self.train_max!r}")
         if isinstance(self.primary_weight, bool) or not isinstance(self.primary_weight, (int, float)) \
                 or not 0 <= self.primary_weight <= 100:
             raise SuiteError(f"condition {self.name!r}: primary_weight must be a number in [0, 100], got "
                              f"{self.primary_weight!r}")
-        if self.primary_weight == 0 and not any(item.source != RESTRICTION for item in items):
+        if self.primary_weight == 0 and not any(item.source != RESTRICTION and not item.source.endswith("-" + RESTRICTION)
+                                                for item in items):
             raise SuiteError(f"condition {self.name!r}: primary_weight 0 trains on the mixture alone; give it at least one "
                              "task to train on")
         if self.position_scheme is not None and self.position_scheme not in RUNNABLE_SCHEMES:
@@ -169,6 +172,9 @@ class Beats:
     treated: str
     baseline: str
     label: str | None = None
+    #: how this setting differs from the cited paper's (scale, lengths, steps), written before the
+    #: runs; the report prints it under every claim whose outcome disagrees with the paper
+    differs: str = ""
     tasks: tuple[str, ...] = ()  # the plans it is about (empty: every plan that trains both conditions)
     published: str | None = None  # "improvement" / "none": what the cited paper found (``source``)
     source: str | None = None  # the paper a comparison that adds no restriction family checks
@@ -203,6 +209,9 @@ class Extrapolates:
     band: tuple[float, float] = (1.0, 2.0)
     published: str | None = None
     label: str | None = None
+    #: how this setting differs from the cited paper's (scale, lengths, steps), written before the
+    #: runs; the report prints it under every claim whose outcome disagrees with the paper
+    differs: str = ""
     tasks: tuple[str, ...] = ()  # the plans it is about (empty: every plan that trains the condition)
     predictor: str = "crasp"  # "crasp" (Huang et al.) or "coupling" (Cho et al.; Golowich et al.)
 
@@ -217,6 +226,9 @@ class Ordering:
     direction: str = "increasing"
     published: str | None = None
     label: str | None = None
+    #: how this setting differs from the cited paper's (scale, lengths, steps), written before the
+    #: runs; the report prints it under every claim whose outcome disagrees with the paper
+    differs: str = ""
     tasks: tuple[str, ...] = ()  # the plans it is about (empty: every plan that trains all the conditions)
 
 
@@ -231,6 +243,9 @@ class TaskOrdering:
     metric: str = "ood_exact_match"
     published: str | None = None
     label: str | None = None
+    #: how this setting differs from the cited paper's (scale, lengths, steps), written before the
+    #: runs; the report prints it under every claim whose outcome disagrees with the paper
+    differs: str = ""
 
 
 @dataclass(frozen=True)
@@ -247,6 +262,9 @@ class Transfers:
     aux: str | None = None
     published: str | None = None
     label: str | None = None
+    #: how this setting differs from the cited paper's (scale, lengths, steps), written before the
+    #: runs; the report prints it under every claim whose outcome disagrees with the paper
+    differs: str = ""
     tasks: tuple[str, ...] = ()  # the plans it is about (empty: every plan that trains both conditions)
 
 
@@ -261,6 +279,9 @@ class HeadReuse:
     control_conditions: tuple[str, ...]
     published: str | None = "smaller"
     label: str | None = None
+    #: how this setting differs from the cited paper's (scale, lengths, steps), written before the
+    #: runs; the report prints it under every claim whose outcome disagrees with the paper
+    differs: str = ""
 
 
 @dataclass(frozen=True)
@@ -272,6 +293,9 @@ class GapTracksReuse:
     conditions: tuple[str, ...]
     published: str | None = "positive"
     label: str | None = None
+    #: how this setting differs from the cited paper's (scale, lengths, steps), written before the
+    #: runs; the report prints it under every claim whose outcome disagrees with the paper
+    differs: str = ""
 
 
 @dataclass(frozen=True)
@@ -286,6 +310,9 @@ class RatioWindow:
     window: tuple[float, float] = (0.5, 2.0)
     published: str | None = "inside"
     label: str | None = None
+    #: how this setting differs from the cited paper's (scale, lengths, steps), written before the
+    #: runs; the report prints it under every claim whose outcome disagrees with the paper
+    differs: str = ""
 
 
 @dataclass(frozen=True)
@@ -298,6 +325,9 @@ class AuxPredicts:
     also_suites: tuple[str, ...] = ()
     published: str | None = None
     label: str | None = None
+    #: how this setting differs from the cited paper's (scale, lengths, steps), written before the
+    #: runs; the report prints it under every claim whose outcome disagrees with the paper
+    differs: str = ""
 
 
 ClaimSpec = (Beats | BoundHolds | Extrapolates | Ordering | TaskOrdering | Transfers | HeadReuse | GapTracksReuse
@@ -338,14 +368,15 @@ def transfer_auxiliary(suite: "Suite", task, claim: Transfers) -> tuple:
     (lo, hi] it is judged over."""
     source = transfer_aux_source(suite.conditions, claim)
     item = trained_sources(suite.conditions, claim.with_aux_condition)[source]
-    lengths = run_lengths(task, suite.train_max, max(suite.test_lengths))
+    n = suite.condition(claim.with_aux_condition).train_max or suite.train_max
+    lengths = run_lengths(task, n, max(suite.test_lengths))
     mixed = resolve_item(item, task, lengths["train_lengths"], lengths["restriction_m"], lengths["restriction_lengths"])
     if mixed.kind == "derived":
         aux = _derivation(task, lengths["train_lengths"][1], lengths["restriction_m"],
                           lengths["restriction_lengths"]).by_name(source).task
     else:
         aux = resolve_task(source)
-    band = tuple(claim.band) if claim.band is not None else (suite.train_max, mixed.lengths[1])
+    band = tuple(claim.band) if claim.band is not None else (n, mixed.lengths[1])
     return aux, band
 
 
@@ -454,10 +485,12 @@ class Suite:
         if seeds is not None:
             changes["seeds"] = tuple(seeds)
             changes["plans"] = tuple(dataclasses.replace(p, seeds=None) for p in changes.get("plans", self.plans))
+            changes["conditions"] = tuple(dataclasses.replace(c, seeds=None) for c in self.conditions)
             notes.append(f"seeds {','.join(map(str, seeds))} (suite: {','.join(map(str, self.seeds))})")
         if steps is not None:
             changes["steps"] = steps
-            changes["conditions"] = tuple(dataclasses.replace(c, steps=None) for c in self.conditions)
+            changes["conditions"] = tuple(dataclasses.replace(c, steps=None)
+                                          for c in changes.get("conditions", self.conditions))
             changes["plans"] = tuple(dataclasses.replace(p, steps=None) for p in changes.get("plans", self.plans))
             notes.append(f"steps {steps} (suite: {self.steps})")
         if not changes:
@@ -882,6 +915,18 @@ def check_suite(suite: Suite, path: Path | None = None) -> None:
             task.check_length(suite.train_max)
         except TaskDefinitionError as err:
             raise _located(path, None, f"train_max = {suite.train_max}: {err}") from None
+        for condition in suite.plan_conditions(plan):
+            if condition.train_max is None:
+                continue
+            if condition.train_max >= plan.test_max(suite):
+                raise _located(path, condition.name, f"condition {condition.name!r}: train_max {condition.train_max} leaves "
+                                                     f"no test length beyond it (task {plan.task!r} is tested up to "
+                                                     f"{plan.test_max(suite)}); lower it or raise test_factor")
+            try:
+                task.check_length(condition.train_max)
+            except TaskDefinitionError as err:
+                raise _located(path, condition.name, f"condition {condition.name!r}, train_max = "
+                                                     f"{condition.train_max}: {err}") from None
     try:
         suite.runs()
     except (TaskDefinitionError, SuiteError) as err:
