@@ -233,7 +233,8 @@ def build(spec: RunSpec, weights: Path | None = None):
 def transfer_items(spec: RunSpec) -> list[MixtureItem]:
     """The mixture items a run's transfer measurements cover: derived and plain tasks (none with
     schemes ``coupled``/``predicted``, or with ``TRANSFER_MEASUREMENTS`` off)."""
-    if not TRANSFER_MEASUREMENTS or spec.position_scheme in COUPLED_SCHEMES:
+    if not TRANSFER_MEASUREMENTS or spec.position_scheme in COUPLED_SCHEMES or spec.mixer == "recurrent":
+        # (a recurrent-only model has no attention heads to ablate)
         return []
     return [item for item in spec.mixture if item.kind != "restriction"]
 

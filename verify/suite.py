@@ -44,6 +44,8 @@ SUITES_DIR = Path(__file__).parent / "suites"
 #: the values of ``RunSpec.position_scheme`` runs can train (``verify.model.POSITION_SCHEMES``; a test
 #: checks they agree); kept here so loading a suite needs no torch
 RUNNABLE_SCHEMES = ("none", "learned", "rope", "sinusoidal", "alibi", "coupled", "predicted")
+#: the values of ``RunSpec.mixer`` (``verify.model.MIXERS``; a test checks they agree)
+RUNNABLE_MIXERS = ("attention", "hsa", "recurrent", "recurrent+hsa")
 RESTRICTION = "restriction"
 
 
@@ -130,6 +132,11 @@ class Condition:
     seeds: tuple[int, ...] | None = None  # None: the plan's; else those of the plan's seeds listed here
     primary_weight: float = 1.0  # 0: a pretraining stage on the mixture alone (the primary held out)
     train_max: int | None = None  # None: the suite's n; else the primary trains at 1..train_max here
+    #: the token mixer of every block (``verify.model.MIXERS``: attention, hsa, recurrent, recurrent+hsa)
+    #: and, for HSA, its chunk size and the chunks each query selects (issue 13)
+    mixer: str = "attention"
+    chunk_size: int = 8
+    top_k: int = 2
 
     def __post_init__(self):
         if not isinstance(self.name, str) or not re.fullmatch(r"[A-Za-z0-9_+\-.]+", self.name or ""):
@@ -149,6 +156,14 @@ class Condition:
                              f"got {self.seeds!r}")
         if self.seeds is not None:
             object.__setattr__(self, "seeds", tuple(self.seeds))
+        if self.mixer not in RUNNABLE_MIXERS:
+            raise SuiteError(f"condition {self.name!r}: unknown mixer {self.mixer!r}; choose one of {', '.join(RUNNABLE_MIXERS)}")
+        if not _is_int(self.chunk_size) or self.chunk_size < 1 or not _is_int(self.top_k) or self.top_k < 1:
+            raise SuiteError(f"condition {self.name!r}: chunk_size and top_k must be integers >= 1, got "
+                             f"{self.chunk_size!r}, {self.top_k!r}")
+        if self.mixer == "recurrent" and self.position_scheme not in (None, "none"):
+            raise SuiteError(f"condition {self.name!r}: the recurrent mixer reads order from its recurrence and takes "
+                             f"no position scheme; set position_scheme='none' (got {self.position_scheme!r})")
         if self.train_max is not None and (not _is_int(self.train_max) or self.train_max < 1):
             raise SuiteError(f"condition {self.name!r}: train_max must be an integer >= 1 or None, got {self.train_max!r}")
         if isinstance(self.primary_weight, bool) or not isinstance(self.primary_weight, (int, float)) \
@@ -623,6 +638,10 @@ def _validate_plan(suite: Suite, plan: TaskPlan, names: list[str]) -> None:
         raise SuiteError(f"task {plan.task!r}: seeds must be a non-empty tuple of distinct integers >= 0 or None, "
                          f"got {plan.seeds!r}")
     for c in suite.plan_conditions(plan):
+        if c.mixer == "recurrent" and (c.position_scheme or plan.position_scheme) != "none":
+            raise SuiteError(f"task {plan.task!r}, condition {c.name!r}: the recurrent mixer takes no position scheme, "
+                             f"and the plan's is {plan.position_scheme!r}; give the condition position_scheme='none'",
+                             needle=c.name)
         if not plan.seeds_in(suite, c):
             raise SuiteError(f"task {plan.task!r}, condition {c.name!r}: none of the plan's seeds is in the condition's "
                              f"seeds {c.seeds!r}", needle=c.name)
@@ -852,10 +871,10 @@ def build_spec(task, task_ref: str, condition: Condition, seed: int, train_max: 
     lengths = run_lengths(task, train_max, test_max)
     mixture = tuple(resolve_item(item, task, lengths["train_lengths"], lengths["restriction_m"],
                                  lengths["restriction_lengths"]) for item in condition.mixture)
-    if parent is not None and (parent.layers, parent.d_model, parent.heads, parent.position_scheme) != \
-            (layers, d_model, heads, position_scheme):
+    if parent is not None and (parent.layers, parent.d_model, parent.heads, parent.position_scheme, parent.mixer) != \
+            (layers, d_model, heads, position_scheme, condition.mixer):
         raise SuiteError(f"condition {condition.name!r} finetunes from {condition.init_from!r}, which has another "
-                         "architecture; a stage keeps its parent's layers, d_model, heads and position scheme")
+                         "architecture; a stage keeps its parent's layers, d_model, heads, position scheme and mixer")
     return RunSpec(task=task_ref, condition=condition.name, seed=seed, **lengths, layers=layers, d_model=d_model,
                    heads=heads, position_scheme=position_scheme,
                    train=TrainConfig(steps=steps, eval_every=eval_every,
@@ -863,6 +882,7 @@ def build_spec(task, task_ref: str, condition: Condition, seed: int, train_max: 
                                      max_position_offset=32 if position_scheme in ("learned", "coupled", "predicted") else 0),
                    mixture=mixture, init_from=parent, eval_instances=eval_instances,
                    primary_weight=float(condition.primary_weight),
+                   mixer=condition.mixer, chunk_size=condition.chunk_size, top_k=condition.top_k,
                    validation_instances=validation_instances, task_digest=definition_digest(task))
 
 

@@ -345,3 +345,26 @@ def test_transfer_ratio_conditions_train_main_at_1_to_4_and_reverse_at_the_ratio
     # the other capitalize_reverse conditions keep the suite's range 1..8
     others = [s for s in suite.runs() if s.task == "capitalize_reverse" and not s.condition.startswith("ratio-")]
     assert others and {s.train_lengths for s in others} == {(1, 8)}
+
+
+def test_a_condition_mixer_reaches_the_run_spec_and_is_checked():
+    """Issue 13's mixers are condition settings: they reach the spec (and its key), the recurrent
+    mixer refuses a position scheme, and the mixer lists of suite and model agree."""
+    from verify.model import MIXERS
+    from verify.suite import RUNNABLE_MIXERS
+
+    assert set(RUNNABLE_MIXERS) == set(MIXERS)
+    plain = Condition("a")
+    hsa = Condition("b", mixer="hsa", chunk_size=4, top_k=1)
+    suite = Suite(name="m", description="m", plans=(TaskPlan("passkey", "rope", "r"),), seeds=(0,), train_max=8,
+                  test_factor=2, steps=10, conditions=(plain, hsa), claims=())
+    a, b = suite.runs()
+    assert (b.mixer, b.chunk_size, b.top_k) == ("hsa", 4, 1) and a.mixer == "attention"
+    assert "mixer" not in a.to_dict() and b.to_dict()["mixer"] == "hsa"
+    with pytest.raises(SuiteError, match="recurrent mixer"):
+        Condition("c", mixer="recurrent", position_scheme="rope")
+    with pytest.raises(SuiteError, match="recurrent mixer"):
+        Suite(name="m", description="m", plans=(TaskPlan("passkey", "rope", "r"),), seeds=(0,), train_max=8,
+              test_factor=2, steps=10, conditions=(Condition("c", mixer="recurrent"),), claims=())
+    with pytest.raises(SuiteError, match="unknown mixer"):
+        Condition("d", mixer="mamba")
