@@ -2,25 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import torch
 
-BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "train_throughput.py"
-
-
-def _load():
-    spec = importlib.util.spec_from_file_location("train_throughput", BENCH)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the file executes
-    spec.loader.exec_module(module)
-    return module
+from benchload import load_benchmark
 
 
 def test_train_throughput_runs_and_reports_positive_throughput(capsys):
-    bench = _load()
+    bench = load_benchmark("train_throughput")
     threads = torch.get_num_threads()
     result = bench.main(["--seconds", "0.3", "--repeats", "1", "--warmup", "1", "--threads", "1",
                          "--batch", "8", "--seq-len", "9", "--sizes", "1x32,2x64", "--peak-seconds", "0.2"])
@@ -42,7 +30,7 @@ def test_train_throughput_runs_and_reports_positive_throughput(capsys):
 
 
 def test_train_step_flops_counts_the_matmuls_of_forward_and_backward():
-    bench = _load()
+    bench = load_benchmark("train_throughput")
     # 1 layer, d 2, vocab 3, 1 row of 1 token: projections 2*12*4 = 96, attention 2*2*2*(1+1)/2 = 8,
     # head 2*2*3 = 12 -> forward 116, training step 3x
     assert bench.train_step_flops(1, 2, 3, 1, 1) == 3 * 116
@@ -50,7 +38,7 @@ def test_train_step_flops_counts_the_matmuls_of_forward_and_backward():
 
 
 def test_bad_sizes_are_one_clear_error(capsys):
-    bench = _load()
+    bench = load_benchmark("train_throughput")
     try:
         bench.main(["--sizes", "2by64"])
     except SystemExit as exit:

@@ -3,26 +3,14 @@ against full attention (timings themselves are never asserted)."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
 import torch
 
-BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "hsa_scaling.py"
-
-
-def _load():
-    spec = importlib.util.spec_from_file_location("hsa_scaling_benchmark", BENCH)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the file executes
-    spec.loader.exec_module(module)
-    return module
+from benchload import load_benchmark
 
 
 def test_hsa_scaling_reports_ratios_against_full_attention(capsys):
-    bench = _load()
+    bench = load_benchmark("hsa_scaling")
     threads = torch.get_num_threads()
     state = torch.random.get_rng_state()
     rows = bench.main(["--lengths", "16,32", "--seconds", "0.05", "--d-model", "16", "--heads", "2",
@@ -39,7 +27,7 @@ def test_hsa_scaling_reports_ratios_against_full_attention(capsys):
 
 
 def test_peak_memory_counts_the_transient_tensors():
-    bench = _load()
+    bench = load_benchmark("hsa_scaling")
 
     def call():
         a = torch.ones(1000, 1000)  # 4 MB

@@ -3,26 +3,14 @@ report what they claim to (timings themselves are never asserted)."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
 import torch
 
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
-
-
-def _load(name: str):
-    spec = importlib.util.spec_from_file_location(f"{name}_benchmark", BENCHMARKS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the file executes
-    spec.loader.exec_module(module)
-    return module
+from benchload import load_benchmark
 
 
 def test_run_split_accounts_for_the_whole_run(capsys):
-    bench = _load("run_split")
+    bench = load_benchmark("run_split")
     threads = torch.get_num_threads()
     splits = bench.main(["--suite", "smoke", "--conditions", "primary", "--steps", "16"])
     assert torch.get_num_threads() == threads
@@ -41,7 +29,7 @@ def test_run_split_accounts_for_the_whole_run(capsys):
 
 
 def test_run_split_projection_scales_steps_and_validations_only():
-    bench = _load("run_split")
+    bench = load_benchmark("run_split")
     seconds = {"sampling": 1.0, "forward_backward": 4.0, "optimizer": 0.5, "validation": 2.0, "evaluation": 3.0,
                "other": 0.5}
     split = bench.Split("t/c", steps=100, validations=2, seconds=seconds, wall=sum(seconds.values()))
@@ -53,14 +41,14 @@ def test_run_split_projection_scales_steps_and_validations_only():
 
 
 def test_run_split_rejects_an_unknown_task_in_one_line(capsys):
-    bench = _load("run_split")
+    bench = load_benchmark("run_split")
     with pytest.raises(SystemExit) as exit:
         bench.main(["--suite", "smoke", "--tasks", "sort", "--steps", "2"])
     assert "lengthgen: error: suite 'smoke' has no task sort; choose from reverse" in str(exit.value)
 
 
 def test_time_to_fit_reports_a_fit_and_a_time_out(capsys):
-    bench = _load("time_to_fit")
+    bench = load_benchmark("time_to_fit")
     # a threshold of 0.01 is reached at the first validation; a cap of 0.5 s with a threshold
     # of 1.0 at train length 6 is not (the model cannot fit in a fraction of a second)
     [fit] = bench.main(["--tasks", "copy", "--train-max", "3", "--check-every", "5", "--threshold", "0.01",
@@ -74,13 +62,13 @@ def test_time_to_fit_reports_a_fit_and_a_time_out(capsys):
 
 
 def test_time_to_fit_rejects_an_unknown_task(capsys):
-    bench = _load("time_to_fit")
+    bench = load_benchmark("time_to_fit")
     with pytest.raises(SystemExit):
         bench.main(["--tasks", "no_such_task"])
     assert "unknown task(s) no_such_task" in capsys.readouterr().err
 
 
 def test_time_to_fit_skips_a_task_that_cannot_take_the_lengths_and_says_why(capsys):
-    bench = _load("time_to_fit")
+    bench = load_benchmark("time_to_fit")
     assert bench.main(["--tasks", "successor", "--train-max", "40", "--cap", "1"]) == []
     assert "successor                skipped: task 'successor': length 40 is beyond" in capsys.readouterr().out

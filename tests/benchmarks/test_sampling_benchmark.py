@@ -2,25 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import torch
 
-BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "sampling.py"
-
-
-def _load():
-    spec = importlib.util.spec_from_file_location("sampling_benchmark", BENCH)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+from benchload import load_benchmark
 
 
 def test_sampling_benchmark_reports_positive_rates(capsys):
-    bench = _load()
+    bench = load_benchmark("sampling")
     threads = torch.get_num_threads()
     rows = bench.main(["--tasks", "copy,successor", "--quick", "--seconds", "0.05", "--repeats", "1",
                        "--warmup", "1", "--threads", "1"])
