@@ -412,6 +412,9 @@ class TaskPlan:
     section: str = ""  # a report heading this plan's section goes under (empty: the previous plan's)
     seeds: tuple[int, ...] | None = None  # None: the suite's (fewer for an expensive task, said in the suite file)
     test_factor: int | None = None  # None: the suite's (evaluate this task at lengths 1..test_factor·n)
+    #: explicit test lengths instead of every length 1..test_factor·n (long-context sweeps: 64 × n
+    #: at every length would cost more than the training)
+    test_lengths: tuple[int, ...] | None = None
 
     def size(self, suite: "Suite") -> tuple[int, int, int]:
         """(layers, d_model, heads) this plan trains with."""
@@ -428,6 +431,8 @@ class TaskPlan:
         return seeds
 
     def test_max(self, suite: "Suite") -> int:
+        if self.test_lengths:
+            return max(self.test_lengths)
         return (self.test_factor or suite.test_factor) * suite.train_max
 
 
@@ -532,11 +537,11 @@ class Suite:
                 for seed in plan.seeds_in(self, condition):
                     parent = built[(condition.init_from, seed)] if condition.init_from else None
                     spec = build_spec(task, plan.task, condition, seed, condition.train_max or self.train_max,
-                                      plan.test_max(self),
-                                      condition.steps or plan.steps or self.steps,
+                                      plan.test_max(self), condition.steps or plan.steps or self.steps,
                                       condition.position_scheme or plan.position_scheme,
                                       layers=layers, d_model=d_model, heads=heads,
-                                      eval_every=self.eval_every, eval_instances=self.eval_instances, parent=parent)
+                                      eval_every=self.eval_every, eval_instances=self.eval_instances, parent=parent,
+                                      test_lengths=plan.test_lengths)
                     built[(condition.name, seed)] = spec
             # report order: the suite's condition order, seeds ascending
             specs += [built[(c.name, seed)] for c in self.plan_conditions(plan) for seed in plan.seeds_in(self, c)]
@@ -652,6 +657,13 @@ def _validate_plan(suite: Suite, plan: TaskPlan, names: list[str]) -> None:
                 raise SuiteError(f"task {plan.task!r}: condition {c.name!r} trains seeds {sorted(orphans)}, which its "
                                  f"parent {parent.name!r} does not; a stage's seeds must be among its parent's",
                                  needle=c.name)
+    if plan.test_lengths is not None:
+        if (not isinstance(plan.test_lengths, (tuple, list)) or not plan.test_lengths
+                or not all(_is_int(n) and n >= 1 for n in plan.test_lengths)):
+            raise SuiteError(f"task {plan.task!r}: test_lengths must be a non-empty tuple of integers >= 1 or None, "
+                             f"got {plan.test_lengths!r}")
+        if plan.test_factor is not None:
+            raise SuiteError(f"task {plan.task!r}: give test_lengths or test_factor, not both")
     for name in ("steps", "layers", "d_model", "heads", "test_factor"):
         value = getattr(plan, name)
         if value is not None and (not _is_int(value) or value < 1):
@@ -862,13 +874,15 @@ def resolve_item(item: Item, task, train_lengths: tuple[int, int], restriction_m
 def build_spec(task, task_ref: str, condition: Condition, seed: int, train_max: int, test_max: int, steps: int,
                position_scheme: str, *, layers: int, d_model: int, heads: int, eval_every: int,
                eval_instances: int, validation_instances: int = 256, data_seed: int | None = None,
-               parent: RunSpec | None = None) -> RunSpec:
+               parent: RunSpec | None = None, test_lengths: tuple[int, ...] | None = None) -> RunSpec:
     """The one place a ``RunSpec`` is made: ``task`` is the resolved primary, ``task_ref`` how it is
     named (catalogue name or file path; workers resolve it again), ``parent`` the spec of the run
     this one finetunes from (``condition.init_from``'s run of the same seed)."""
     if (parent is None) != (condition.init_from is None):
         raise SuiteError(f"condition {condition.name!r}: a stage needs its parent run, and only a stage has one")
     lengths = run_lengths(task, train_max, test_max)
+    if test_lengths:
+        lengths["test_lengths"] = tuple(sorted(set(test_lengths)))
     mixture = tuple(resolve_item(item, task, lengths["train_lengths"], lengths["restriction_m"],
                                  lengths["restriction_lengths"]) for item in condition.mixture)
     if parent is not None and (parent.layers, parent.d_model, parent.heads, parent.position_scheme, parent.mixer) != \

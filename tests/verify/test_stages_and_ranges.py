@@ -368,3 +368,20 @@ def test_a_condition_mixer_reaches_the_run_spec_and_is_checked():
               test_factor=2, steps=10, conditions=(Condition("c", mixer="recurrent"),), claims=())
     with pytest.raises(SuiteError, match="unknown mixer"):
         Condition("d", mixer="mamba")
+
+
+def test_a_plan_can_name_its_test_lengths():
+    """A long-context plan evaluates at the lengths it lists (64 × n at every length would cost more
+    than training); they are refused together with test_factor or when not positive integers."""
+    plan = TaskPlan("passkey", "rope", "r", test_lengths=(64, 4, 8, 8))
+    suite = Suite(name="m", description="m", plans=(plan,), seeds=(0,), train_max=8, test_factor=2, steps=10,
+                  conditions=(Condition("a"),), claims=())
+    (spec,) = suite.runs()
+    assert spec.test_lengths == (4, 8, 64) and suite.longest_test == 64
+    for bad, message in (((), "non-empty"), ((0, 4), "integers >= 1"), ("64", "tuple")):
+        with pytest.raises(SuiteError, match=message):
+            Suite(name="m", description="m", plans=(TaskPlan("passkey", "rope", "r", test_lengths=bad),), seeds=(0,),
+                  train_max=8, test_factor=2, steps=10, conditions=(Condition("a"),), claims=())
+    with pytest.raises(SuiteError, match="not both"):
+        Suite(name="m", description="m", plans=(TaskPlan("passkey", "rope", "r", test_lengths=(4,), test_factor=2),),
+              seeds=(0,), train_max=8, test_factor=2, steps=10, conditions=(Condition("a"),), claims=())

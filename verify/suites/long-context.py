@@ -1,0 +1,54 @@
+"""Hierarchical sparse attention at toy scale (issue 13, part 1): passkey retrieval trained at short
+contexts and evaluated up to 64 times longer, HSA against full attention and a recurrent backbone.
+
+The HSA / RAMba paper (2025) claims that attention which scores chunks of the context from the
+token-level relevance inside them, keeps the top-k chunks and aggregates them hierarchically,
+stacked on a recurrent backbone, retrieves a passkey at contexts orders of magnitude longer than
+its training context, where full attention does not.  Here: passkey (a marker, token 15, hidden in
+noise; the answer is the token after it), trained at 1..32 tokens, evaluated at 4..2048 tokens
+(64 × the training maximum); conditions: full attention with RoPE and without positions, HSA
+(chunks of 8 tokens, top-2, RoPE), the diagonal recurrence alone, and recurrence + HSA
+(``verify/hsa.py``; the model option ``Condition(mixer=...)``).
+
+Not yet run: this file is prepared for the next session (the 2-core budget of this one went to the
+claims and transfer suites).  Before running, choose the step budget on training-length
+validation (``benchmarks/time_to_fit.py``; it does not take a mixer yet) and write the result here.
+The chunk-selection accuracy the issue asks for (did HSA select the chunk holding the marker?) is
+read through the hook point ``blocks.{i}.attn.selected_chunks`` but not yet measured per run.
+"""
+
+from verify.suite import Beats, Condition, Extrapolates, Suite, TaskPlan
+
+HSA_SOURCE = "Hierarchical Sparse Attention / RAMba (2025)"
+LENGTHS = (4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048)
+
+SUITE = Suite(
+    name="long-context",
+    description="passkey retrieval at up to 64x the training context: HSA vs full attention vs a recurrent backbone",
+    plans=(
+        TaskPlan("passkey", "rope", "RoPE for the attention mixers (learned tables cannot reach 2048 tokens)",
+                 test_lengths=LENGTHS),
+    ),
+    seeds=(0, 1, 2),
+    train_max=32,
+    test_factor=64,
+    steps=2000,
+    eval_instances=256,
+    conditions=(
+        Condition("full", why="full causal attention, RoPE"),
+        Condition("full-nope", position_scheme="none", why="full causal attention without positions"),
+        Condition("hsa", mixer="hsa", chunk_size=8, top_k=2, why="HSA in every block: chunks of 8, top-2, RoPE"),
+        Condition("recurrent", mixer="recurrent", position_scheme="none", why="the diagonal recurrence alone"),
+        Condition("recurrent+hsa", mixer="recurrent+hsa", chunk_size=8, top_k=2,
+                  why="recurrence then HSA in every block (RAMba-like)"),
+    ),
+    claims=(
+        Extrapolates("hsa", band=(16, 64), published="extrapolates", label="HSA retrieves at 16-64x the training context"),
+        Extrapolates("recurrent+hsa", band=(16, 64), published="extrapolates",
+                     label="recurrence + HSA retrieves at 16-64x the training context"),
+        Beats("recurrent+hsa", "full", published="improvement", source=HSA_SOURCE,
+              label="recurrence + HSA beats full attention beyond the training context"),
+        Beats("hsa", "full", published="improvement", source=HSA_SOURCE,
+              label="HSA beats full attention beyond the training context"),
+    ),
+)
