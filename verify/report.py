@@ -317,6 +317,13 @@ def _conditions_text(suite: Suite, runs: list[StoredRun]) -> list[str]:
     return lines
 
 
+def _test_lengths_text(runs: list[StoredRun]) -> str:
+    lengths = sorted({L for r in runs for L in r.spec.test_lengths})
+    if lengths == list(range(lengths[0], lengths[-1] + 1)):
+        return f"every length {lengths[0]}..{lengths[-1]}"
+    return "lengths " + ", ".join(map(str, lengths))
+
+
 def _model_text(suite: Suite, spec0) -> str:
     sizes = {plan.size(suite) for plan in suite.plans}
     steps = {plan.steps or suite.steps for plan in suite.plans}
@@ -387,9 +394,13 @@ def _document(suite: Suite, runs: list[StoredRun], preds: dict, sections: list[s
         "dashed twin means the theorem's bound held for that seed. N*(δ) is the largest length up to which the bound "
         f"stays ≤ δ (δ = {suite.delta}); the measured N(δ) is the largest length up to which the measured error stays "
         "≤ δ. A certificate is only meaningful where it does not exceed the measured length.", "",
+        # the agreement table first: claim by claim, the paper, lengthgen's prediction and the verdict
+        *agreement_markdown(verdicts),  # (only where claims record a published direction or prediction)
         "## Setup", "",
-        f"- primary trained at lengths 1..{n}; evaluated at every length 1..{top} on a fixed evaluation set of "
-        f"{suite.eval_instances} instances per length (the same instances for every run)",
+        f"- primary trained at lengths 1..{n}" + ("" if all(r.spec.train_lengths[1] == n for r in runs) else
+                                                   " (unless a condition below says otherwise)")
+        + f"; evaluated at {_test_lengths_text(runs)} on a fixed evaluation set of {suite.eval_instances} instances "
+          "per length (the same instances for every run)",
         *_conditions_text(suite, runs),
         f"- restriction tasks (training items and the measurement of ε, c): m = {spec0.restriction_m} tokens, drawn "
         f"from instances of length {spec0.restriction_lengths[0]}..{spec0.restriction_lengths[1]}; an item of weight "
@@ -406,8 +417,7 @@ def _document(suite: Suite, runs: list[StoredRun], preds: dict, sections: list[s
     for name, claim in preds.get("claims", {}).items():
         pred = claim["prediction"]
         head.append(f"- *{name}*: expected {pred['expected']}" + (f" ({pred['why']})" if "why" in pred else "") + ".")
-    head += [""] + agreement_markdown(verdicts)  # (only where claims record a published direction or prediction)
-    head += ["## Verdicts", "", "| claim | verdict | statistic |", "|---|---|---|"]
+    head += ["", "## Verdicts", "", "| claim | verdict | statistic |", "|---|---|---|"]
     for v in verdicts:
         head.append(f"| {v.claim} | **{v.verdict}** | {v.statistic} |")
     head.append("")
