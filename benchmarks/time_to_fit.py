@@ -5,7 +5,9 @@ What it measures
 For each chosen catalogue task, one run as the default suite would make it (``verify.suite.
 build_spec``: the default model, 2 layers, d 64, 4 heads; the position scheme quick experiments
 use, ``default_position_scheme``; training lengths up to ``--train-max``; the primary alone;
-seed ``--seed``), trained with ``verify.train.train`` until the mean validation exact match over
+seed ``--seed``; the token mixer ``--mixer``, with ``--chunk-size`` and ``--top-k`` for HSA, as
+``Condition(mixer=...)`` gives it; ``recurrent`` takes no position scheme, so it runs with
+``none``), trained with ``verify.train.train`` until the mean validation exact match over
 the training lengths (the run's own validation set, ``VALIDATION_SEED``) reaches
 ``--threshold`` (0.99), checked every ``--check-every`` steps.  Reported: the wall seconds
 (training and validation together, from the first step) and the steps at which it got there, or
@@ -18,6 +20,7 @@ takes up to ``tasks x cap`` seconds, so choose a subset on a shared machine::
 
     .venv/bin/python benchmarks/time_to_fit.py --tasks reverse,sort --cap 120
     .venv/bin/python benchmarks/time_to_fit.py --cap 300             # every catalogue task (long)
+    .venv/bin/python benchmarks/time_to_fit.py --tasks passkey --train-max 32 --mixer recurrent+hsa --chunk-size 8 --top-k 2
 """
 
 from __future__ import annotations
@@ -40,7 +43,8 @@ from theory.catalogue import ALL_TASKS  # noqa: E402
 from theory.serialize import serialize  # noqa: E402
 from theory.structure import structure_profile  # noqa: E402
 from verify.measure import exact_match, predictions  # noqa: E402
-from verify.suite import RUNNABLE_SCHEMES, Condition, SuiteError, build_spec, default_position_scheme  # noqa: E402
+from verify.suite import RUNNABLE_MIXERS, RUNNABLE_SCHEMES, Condition, SuiteError, build_spec, \
+    default_position_scheme  # noqa: E402
 from verify.train import train  # noqa: E402
 
 STEP_LIMIT = 10_000_000  # training is stopped by the threshold or the time cap, never by this
@@ -58,6 +62,7 @@ class Fit:
     seconds: float  # wall seconds to the threshold, or the cap
     steps: int
     best_exact: float  # best validation exact match seen
+    mixer: str = "attention"  # the token mixer (``--mixer``)
 
     def line(self, threshold: float, cap: float) -> str:
         if self.fitted:
@@ -67,8 +72,13 @@ class Fit:
 
 def time_to_fit(name: str, args: argparse.Namespace) -> Fit:
     task = ALL_TASKS[name]
-    scheme = args.scheme or default_position_scheme(structure_profile(task))
-    spec = build_spec(task, name, Condition("primary"), args.seed, args.train_max, args.train_max, STEP_LIMIT, scheme,
+    if args.mixer == "recurrent":  # no attention to carry positions (the condition refuses any other scheme)
+        scheme = "none"
+    else:
+        scheme = args.scheme or default_position_scheme(structure_profile(task))
+    condition = Condition("primary", mixer=args.mixer, chunk_size=args.chunk_size, top_k=args.top_k,
+                          position_scheme=scheme)
+    spec = build_spec(task, name, condition, args.seed, args.train_max, args.train_max, STEP_LIMIT, scheme,
                       layers=args.layers, d_model=args.d_model, heads=args.heads, eval_every=args.check_every,
                       eval_instances=1)
     task, _, vocab, model, sources = run_module.build(spec)
@@ -101,7 +111,7 @@ def time_to_fit(name: str, args: argparse.Namespace) -> Fit:
     seconds = time.perf_counter() - start
     # the threshold is checked inside step k's validation, before progress(k) runs
     steps = state["step"] + 1 if state["fitted"] else state["step"]
-    return Fit(name, scheme, state["fitted"], seconds if state["fitted"] else args.cap, steps, state["best"])
+    return Fit(name, scheme, state["fitted"], seconds if state["fitted"] else args.cap, steps, state["best"], args.mixer)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -120,15 +130,23 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--layers", type=int, default=2, help="model layers")
     p.add_argument("--d-model", type=int, default=64, help="model width")
     p.add_argument("--heads", type=int, default=4, help="attention heads")
+    p.add_argument("--mixer", choices=RUNNABLE_MIXERS, default="attention",
+                   help="token mixer of every block (recurrent runs with position scheme none)")
+    p.add_argument("--chunk-size", type=int, default=8, help="HSA mixers: tokens per chunk")
+    p.add_argument("--top-k", type=int, default=2, help="HSA mixers: earlier chunks each query selects")
     args = p.parse_args(argv)
     args.tasks = [t for t in args.tasks.split(",") if t] or names
     unknown = [t for t in args.tasks if t not in names]
     if unknown:
         p.error(f"unknown task(s) {', '.join(unknown)}; `lengthgen tasks` lists the catalogue")
     if args.cap <= 0 or not 0 < args.threshold <= 1 or args.check_every < 1 or args.threads < 1 or args.train_max < 1 \
-            or args.layers < 1 or args.heads < 1 or args.d_model < 1 or args.d_model % args.heads:
+            or args.layers < 1 or args.heads < 1 or args.d_model < 1 or args.d_model % args.heads \
+            or args.chunk_size < 1 or args.top_k < 1:
         p.error("need --cap > 0, 0 < --threshold <= 1, --check-every >= 1, --threads >= 1, --train-max >= 1, "
-                "--layers, --heads, --d-model >= 1 and --d-model a multiple of --heads")
+                "--layers, --heads, --d-model, --chunk-size, --top-k >= 1 and --d-model a multiple of --heads")
+    if args.mixer == "recurrent" and args.scheme not in (None, "none"):
+        p.error(f"--mixer recurrent reads order from its recurrence and takes no position scheme; drop --scheme "
+                f"{args.scheme} (or give --scheme none)")
     return args
 
 
@@ -136,7 +154,10 @@ def main(argv: list[str] | None = None) -> list[Fit]:
     args = parse_args(argv)
     threads = torch.get_num_threads()
     torch.set_num_threads(args.threads)
-    print(f"torch {torch.__version__}, {args.threads} thread(s); model ({args.layers} layers, d {args.d_model}, {args.heads} heads), "
+    mixer = "" if args.mixer == "attention" else f", mixer {args.mixer}" + (
+        f" (chunks of {args.chunk_size}, top-{args.top_k})" if "hsa" in args.mixer else "")
+    print(f"torch {torch.__version__}, {args.threads} thread(s); model ({args.layers} layers, d {args.d_model}, {args.heads} heads"
+          f"{mixer}), "
           f"train lengths up to {args.train_max}; fitted = validation exact match >= {args.threshold}, "
           f"checked every {args.check_every} steps; cap {args.cap:g} s per task", flush=True)
     fits = []

@@ -15,11 +15,14 @@ At length N, from the same full instances z:
 
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 import torch
 
 from auxtasks.restriction import RestrictionTask, restrict
 from theory.serialize import SequenceBatch, Vocab, serialize
+from theory.solver import Solution
 from theory.task import Task
 
 from .batches import IGNORE, to_model_batch
@@ -125,7 +128,8 @@ def first_error_histogram(pred: np.ndarray, batch: SequenceBatch) -> tuple[int, 
 
 def measure_length(model: torch.nn.Module, task: Task, restriction: RestrictionTask | None, vocab: Vocab,
                    length: int, instances: int, seed: int, coupled: bool = False,
-                   predicted: bool = False) -> LengthMeasurement:
+                   predicted: bool = False,
+                   inspect: Callable[[SequenceBatch, Solution], None] | None = None) -> LengthMeasurement:
     """All measurements at one length on a fixed evaluation set (same seed -> same instances).
 
     Without a restriction task (unbounded support) ε(N) and c(N) are not measured (0 restrictions).
@@ -138,11 +142,18 @@ def measure_length(model: torch.nn.Module, task: Task, restriction: RestrictionT
     restriction and on the full instance alike: a restriction R(z, p, m) is defined on the instance,
     ids included, so it asks whether the model reads the right tokens given the right ids, not
     whether it predicts the ids.
+
+    ``inspect(full, sol)``, if given, is called once with the serialized evaluation instances and
+    their ``Solution`` (supports included) before anything is measured, so a caller can probe the
+    very instances measured (``verify.run``: HSA's chunk selection); it must leave the model as it
+    found it.  It draws nothing from this function's generator, so the measurement is unchanged.
     """
     coupled = coupled or predicted
     rng = np.random.default_rng(seed)
     inputs, sol = task.generate(rng, instances, length)
     full = serialize(task, inputs, sol.outputs, vocab, coupled=coupled)
+    if inspect is not None:
+        inspect(full, sol)
     pred_full = predictions(model, full)
     ids_right = None
     if predicted:

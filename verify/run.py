@@ -35,6 +35,14 @@ They read the model in eval mode with fixed numpy generators of their own (never
 generator nor torch's), and the training loop puts the model back in train mode each step, so the
 primary's numbers, the validation curve and the chosen checkpoint are what they are without them
 (``TRANSFER_MEASUREMENTS = False`` switches them off, for that check).
+
+Chunk selection (issue 13): a run whose mixer has hierarchical sparse attention (``hsa``,
+``recurrent+hsa``) also stores ``chunk_selection``, ``[[length, covered, total], ...]`` at every test
+length: of the outputs of the first ``CHUNK_SELECTION_INSTANCES`` evaluation instances (the very
+instances ``measure_length`` measures; total = instances × r(N)), how many had every chunk holding
+their support selected at the slot that predicts them (``verify.probes.chunk_selection``).  It is
+an extra teacher-forced pass in eval mode that draws from no generator, so the other numbers are
+unchanged; other mixers measure nothing and store no such field.
 """
 
 from __future__ import annotations
@@ -51,11 +59,12 @@ from auxtasks.derive import derive
 from auxtasks.restriction import RestrictionTask
 from auxtasks.derive import resolve_task
 from theory.structure import structure_profile
-from theory.serialize import Vocab, sample_sequences, sequence_length, serialize
+from theory.serialize import SequenceBatch, Vocab, sample_sequences, sequence_length, serialize
 
 from .measure import decode_with_predicted_ids, decoded_as_predictions, exact_match, measure_length, predictions
 from .model import ModelConfig, Transformer
-from .probes import PROBE_SEED, mean_ablation_map, stable_offset, teacher_forced_exact_match
+from .probes import HSA_MIXERS, PROBE_SEED, chunk_selection, mean_ablation_map, stable_offset, \
+    teacher_forced_exact_match
 from .spec import MixtureItem, RunSpec  # noqa: F401  (RunSpec re-exported)
 from .suite import SuiteError
 from .train import Source, TrainingDiverged, train
@@ -71,6 +80,7 @@ TRANSFER_MEASUREMENTS = True
 ITEM_EVAL_INSTANCES = 256  # at most, per (item, test length); fewer if the spec's eval_instances is smaller
 HEAD_MAP_INSTANCES = 128  # per task, at the chosen checkpoint
 CHECKPOINT_INSTANCES = 64  # per task and length (and per map) at every validation checkpoint
+CHUNK_SELECTION_INSTANCES = 128  # at most, per test length: the first of the evaluation set (HSA mixers only)
 
 
 @dataclass
@@ -91,10 +101,14 @@ class RunResult:
     head_maps: dict = field(default_factory=dict)  # primary name / item source -> layers × heads rows
     head_map_length: int = 0  # L, the length the head maps are probed at (0: none)
     transfer_checkpoints: list = field(default_factory=list)  # per validation checkpoint, see _TransferProbe
+    #: HSA mixers only: [[length, covered, total], ...] per test length (module docstring); not stored when empty,
+    #: so other mixers store exactly what they stored before
+    chunk_selection: list = field(default_factory=list)
     state: dict | None = field(default=None, repr=False)  # the chosen checkpoint's state_dict (not stored)
 
     def to_dict(self) -> dict:
-        return {k: v for k, v in asdict(self).items() if k != "state"}
+        return {k: v for k, v in asdict(self).items()
+                if k != "state" and not (k == "chunk_selection" and not v)}
 
 
 class ParentWeightsMissing(SuiteError):
@@ -344,6 +358,17 @@ def _final_transfer_measurements(result: RunResult, spec: RunSpec, task, items: 
                                HEAD_MAP_INSTANCES, vocab, PROBE_SEED)]))
 
 
+def _chunk_selection_probe(result: RunResult, model: Transformer, task, length: int):
+    """``measure_length``'s ``inspect``: the chunk selection of the first ``CHUNK_SELECTION_INSTANCES``
+    evaluation instances at ``length``, appended to ``result.chunk_selection`` as [length, covered, total]."""
+    def probe(full: SequenceBatch, sol) -> None:
+        k = min(len(full), CHUNK_SELECTION_INSTANCES)
+        rows = SequenceBatch(full.tokens[:k], full.positions[:k], full.mask[:k])
+        covered, total = chunk_selection(model, task, length, rows, sol.support[:k])
+        result.chunk_selection.append([int(length), covered, total])
+    return probe
+
+
 def execute(spec: RunSpec, progress=None, weights: Path | None = None) -> RunResult:
     """Train and measure one run; ``weights``: the store directory a stage's parent weights are in."""
     started = time.perf_counter()
@@ -385,9 +410,11 @@ def execute(spec: RunSpec, progress=None, weights: Path | None = None) -> RunRes
     result.loss_curve = trained.loss_curve
     result.validation_curve = [(step, list(score)) for step, score in trained.validation_curve]
     result.state = {name: t.detach().clone() for name, t in model.state_dict().items()}  # the chosen checkpoint
+    selection = spec.mixer in HSA_MIXERS
     for length in spec.test_lengths:
         m = measure_length(model, task, restriction, vocab, length, spec.eval_instances, EVALUATION_SEED + length,
-                           coupled=spec.position_scheme == "coupled", predicted=spec.position_scheme == "predicted")
+                           coupled=spec.position_scheme == "coupled", predicted=spec.position_scheme == "predicted",
+                           inspect=_chunk_selection_probe(result, model, task, length) if selection else None)
         result.measurements.append(m.to_dict())
     if items:
         result.transfer_checkpoints = checkpoints

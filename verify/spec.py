@@ -116,6 +116,9 @@ class RunSpec:
         return spec_key(self.to_dict())
 
 
+#: mixers with hierarchical sparse attention (``verify.model.MIXERS``): their runs store ``chunk_selection``
+HSA_MIXERS = ("hsa", "recurrent+hsa")
+
 #: ``RunSpec`` fields that ``to_dict`` (hence the key) omits at these values
 _OMITTED_DEFAULTS = {"primary_weight": 1.0, "mixer": "attention", "chunk_size": 8, "top_k": 2}
 
@@ -212,7 +215,12 @@ class StoredRun:
     ``item_measurements`` (item source -> ((length, exact, instances), ...) at the test lengths its
     task admits), ``head_maps`` (primary task name or item source -> layers × heads mean-ablation
     map of the chosen checkpoint, as rows), ``head_map_length`` (the length L they were probed at;
-    0 if none) and ``transfer_checkpoints`` (one ``TransferCheckpoint`` per validation checkpoint)."""
+    0 if none) and ``transfer_checkpoints`` (one ``TransferCheckpoint`` per validation checkpoint).
+
+    Runs whose mixer has hierarchical sparse attention (``hsa``, ``recurrent+hsa``) carry
+    ``chunk_selection``: ((length, covered, total), ...) per test length, the outputs whose support
+    chunks HSA selected (``verify.probes.chunk_selection``); empty for other mixers and in runs stored
+    before it was measured."""
 
     spec: RunSpec
     key: str
@@ -230,6 +238,7 @@ class StoredRun:
     head_maps: dict[str, tuple[tuple[float, ...], ...]] = field(default_factory=dict)
     head_map_length: int = 0
     transfer_checkpoints: tuple[TransferCheckpoint, ...] = ()
+    chunk_selection: tuple[tuple[int, int, int], ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -254,9 +263,13 @@ class StoredRun:
                    head_maps={label: tuple(tuple(_number(v) for v in row) for row in rows)
                               for label, rows in (d.get("head_maps") or {}).items()},
                    head_map_length=int(d.get("head_map_length") or 0),
-                   transfer_checkpoints=tuple(TransferCheckpoint.from_dict(c) for c in d.get("transfer_checkpoints") or ()))
+                   transfer_checkpoints=tuple(TransferCheckpoint.from_dict(c) for c in d.get("transfer_checkpoints") or ()),
+                   chunk_selection=tuple((int(n), int(covered), int(total))
+                                         for n, covered, total in d.get("chunk_selection") or ()))
 
     def to_dict(self) -> dict:
         d = asdict(self)
         d["spec"] = self.spec.to_dict()
+        if not d["chunk_selection"]:  # as ``verify.run.RunResult`` stores it: absent for other mixers
+            del d["chunk_selection"]
         return d

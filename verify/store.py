@@ -39,7 +39,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator
 
-from .spec import StoredRun, spec_key
+from .spec import HSA_MIXERS, StoredRun, spec_key
 
 FORMAT = "lengthgen-runs/2"
 #: runs.json snapshots that can be imported: the JSON store of format 1 had the same layout
@@ -326,7 +326,7 @@ def _run_problem(run: dict) -> str | None:
         if first and (len(first) != m["outputs"] or sum(first) != m["instances"] - m["exact"]):
             return (f"{at}, first_errors has {len(first)} entries summing to {sum(first)}; it needs one per output "
                     f"({m['outputs']}) summing to the wrong instances ({m['instances'] - m['exact']})")
-    return _transfer_problem(run)
+    return _transfer_problem(run) or _chunk_selection_problem(run)
 
 
 def _is_number(v, low: float = -math.inf, high: float = math.inf) -> bool:
@@ -389,6 +389,35 @@ def _transfer_problem(run: dict) -> str | None:
             if not _is_number(item.get("map_difference"), 0.0):
                 return (f"its {at}, item {source!r}, has map_difference = {item.get('map_difference')!r}, not a "
                         "finite number >= 0")
+    return None
+
+
+def _chunk_selection_problem(run: dict) -> str | None:
+    """What is wrong with a run's ``chunk_selection`` (HSA mixers only, ``verify.run``), or None; absent
+    or empty (other mixers, runs stored before it was measured) is fine."""
+    rows = run.get("chunk_selection", [])
+    shape = "a list of [length, covered, total] counts, one per test length"
+    if not isinstance(rows, list):
+        return f"its chunk_selection is {type(rows).__name__}, not {shape}"
+    bad = [r for r in rows if not (isinstance(r, list) and len(r) == 3 and all(_is_count(v) for v in r))]
+    if bad:
+        return f"its chunk_selection has the entry {bad[0]!r}, not [length, covered, total] counts; it needs {shape}"
+    if not rows:
+        return None
+    mixer = run["spec"].get("mixer", "attention")
+    if mixer not in HSA_MIXERS:
+        return f"its chunk_selection is measured for mixers {' and '.join(HSA_MIXERS)} only; its spec's mixer is {mixer!r}"
+    for length, covered, total in rows:
+        if total < 1 or covered > total:
+            return (f"its chunk_selection at length {length} has covered = {covered} of total = {total} "
+                    "(needs 0 <= covered <= total >= 1)")
+    lengths = [r[0] for r in rows]
+    if len(set(lengths)) != len(lengths):
+        return f"its chunk_selection lists a length twice (lengths {lengths}); it needs {shape}"
+    measured = {m.get("length") for m in run.get("measurements", []) if isinstance(m, dict)}
+    unmeasured = [n for n in lengths if n not in measured]
+    if unmeasured:
+        return f"its chunk_selection has length {unmeasured[0]}, which is not among its measured test lengths"
     return None
 
 

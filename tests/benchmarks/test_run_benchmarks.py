@@ -72,3 +72,32 @@ def test_time_to_fit_skips_a_task_that_cannot_take_the_lengths_and_says_why(caps
     bench = load_benchmark("time_to_fit")
     assert bench.main(["--tasks", "successor", "--train-max", "40", "--cap", "1"]) == []
     assert "successor                skipped: task 'successor': length 40 is beyond" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("mixer,options,scheme", [
+    ("hsa", ["--chunk-size", "2", "--top-k", "1"], None),  # None: the task's default scheme
+    ("recurrent+hsa", ["--chunk-size", "3", "--top-k", "2", "--scheme", "alibi"], "alibi"),
+    ("recurrent", [], "none"),  # no position scheme: none, whatever the task's default
+])
+def test_time_to_fit_trains_the_chosen_mixer(capsys, monkeypatch, mixer, options, scheme):
+    bench = load_benchmark("time_to_fit")
+    built = []
+    build = bench.run_module.build
+    monkeypatch.setattr(bench.run_module, "build", lambda spec: built.append(spec) or build(spec))
+    [fit] = bench.main(["--tasks", "passkey", "--train-max", "4", "--check-every", "3", "--threshold", "0.01",
+                        "--cap", "60", "--layers", "1", "--d-model", "16", "--heads", "2", "--mixer", mixer, *options])
+    [spec] = built
+    scheme = scheme or bench.default_position_scheme(bench.structure_profile(bench.ALL_TASKS["passkey"]))
+    chunk_size, top_k = (int(options[1]), int(options[3])) if options else (8, 2)
+    assert (spec.mixer, spec.chunk_size, spec.top_k, spec.position_scheme) == (mixer, chunk_size, top_k, scheme)
+    assert fit.fitted and fit.mixer == mixer and fit.scheme == scheme
+    assert f"mixer {mixer}" in capsys.readouterr().out
+
+
+def test_time_to_fit_refuses_a_position_scheme_for_the_recurrent_mixer(capsys):
+    bench = load_benchmark("time_to_fit")
+    with pytest.raises(SystemExit):
+        bench.main(["--tasks", "passkey", "--mixer", "recurrent", "--scheme", "rope"])
+    assert "--mixer recurrent reads order from its recurrence" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        bench.main(["--tasks", "passkey", "--mixer", "hsa", "--top-k", "0"])

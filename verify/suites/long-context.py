@@ -12,9 +12,10 @@ noise; the answer is the token after it), trained at 1..32 tokens, evaluated at 
 
 Not yet run: this file is prepared for the next session (the 2-core budget of this one went to the
 claims and transfer suites).  Before running, choose the step budget on training-length
-validation (``benchmarks/time_to_fit.py``; it does not take a mixer yet) and write the result here.
-The chunk-selection accuracy the issue asks for (did HSA select the chunk holding the marker?) is
-read through the hook point ``blocks.{i}.attn.selected_chunks`` but not yet measured per run.
+validation (``benchmarks/time_to_fit.py --mixer ... --chunk-size ... --top-k ...``) and write the
+result here.  The chunk-selection accuracy the issue asks for (did HSA select the chunk holding the
+marker?) is measured per HSA run at every test length and stored as ``chunk_selection``
+(``verify.probes.chunk_selection``, ``verify.run``); no report reads it yet.
 """
 
 from verify.suite import Beats, Condition, Extrapolates, Suite, TaskPlan
