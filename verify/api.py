@@ -52,6 +52,7 @@ def produce_report(suite: Suite, directory: Path, *, workers: int = 2, retry_fai
     holds the folder lock (``verify.lock.folder_lock``)."""
     from .report import record_predictions, render
     from .runner import copy_from_stores, move_aside, run_all
+    from .store import read_copied
 
     started = time.perf_counter()
     if no_train:
@@ -59,6 +60,7 @@ def produce_report(suite: Suite, directory: Path, *, workers: int = 2, retry_fai
     started_at = datetime.now(timezone.utc).isoformat(timespec="microseconds")
     if fresh:
         move_aside(directory)
+    read_copied(directory)  # a damaged copied.json stops the command before anything is trained or written
     record_predictions(suite, directory)  # before any training
     if not fresh and suite.reuse_from:
         copy_from_stores(suite.runs(), directory, [directory.parent / name for name in suite.reuse_from])

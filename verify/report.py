@@ -141,6 +141,7 @@ def render(suite: Suite, directory: Path, command: str, invocation_seconds: floa
 
     ``started_at`` (ISO time the invocation began) separates runs it trained from runs it reused."""
     directory.mkdir(parents=True, exist_ok=True)
+    copied = read_copied(directory)  # first: a damaged file must stop the rendering before it writes anything
     store = RunStore(directory)
     stored = store.runs()
     specs = suite.runs()
@@ -193,7 +194,7 @@ def render(suite: Suite, directory: Path, command: str, invocation_seconds: floa
     export_csv(directory / "results.csv", csv_rows)
     write_json(directory / "verdicts.json", [dataclasses.asdict(v) for v in verdicts])
     _atomic_write(directory / "report.md", _document(suite, runs, preds, sections, verdicts, suite_verdicts, meta,
-                                                       read_copied(directory)))
+                                                       copied))
     write_html(directory / "report.md")  # report.html beside it: the same content, plots embedded
     return {v.claim: v.verdict for v in verdicts}
 

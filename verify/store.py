@@ -464,4 +464,9 @@ def read_copied(directory: Path) -> dict[str, dict]:
                          "only the note of where they came from is lost)") from None
     if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
         raise StoreError(f"{path} is not a key -> {{from, finished_at}} map; delete it")
+    for key, entry in data.items():  # the report reads entry["from"] as a path and prints finished_at
+        if not isinstance(entry.get("from"), str) or not isinstance(entry.get("finished_at"), (str, type(None))):
+            raise StoreError(f"{path}: run {key}: the entry needs a folder name under 'from' and a time or null under "
+                             f"'finished_at', got {entry!r}; delete the file (the runs stay in the store, only the note "
+                             "of where they came from is lost)")
     return data

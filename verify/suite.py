@@ -575,8 +575,13 @@ def _validate(suite: Suite) -> None:
         value = getattr(suite, name)
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
             raise SuiteError(f"{name} must be a number in [0, 1], got {value!r}")
-    if not isinstance(suite.about, str) or not all(isinstance(p.section, str) for p in suite.plans):
-        raise SuiteError("about (the report's opening paragraph) and each plan's section must be strings")
+    if not isinstance(suite.about, str):
+        raise SuiteError(f"about (the report's opening paragraph) must be a string, got {suite.about!r}")
+    for plan in suite.plans:
+        if not isinstance(plan.section, str):
+            raise SuiteError(f"task {plan.task!r}: section (a report heading) must be a string, got {plan.section!r}")
+    if isinstance(suite.reuse_from, (tuple, list)) and suite.name in suite.reuse_from:
+        raise SuiteError(f"reuse_from names this suite itself ({suite.name!r}); name other suites' report folders")
     if not isinstance(suite.reuse_from, (tuple, list)) or not all(
             isinstance(r, str) and re.fullmatch(r"[A-Za-z0-9_\-.]+", r) and r != suite.name for r in suite.reuse_from):
         raise SuiteError(f"reuse_from must be a tuple of other suites' names (their report folders), got {suite.reuse_from!r}")
@@ -664,6 +669,9 @@ def _validate_plan(suite: Suite, plan: TaskPlan, names: list[str]) -> None:
                              f"got {plan.test_lengths!r}")
         if plan.test_factor is not None:
             raise SuiteError(f"task {plan.task!r}: give test_lengths or test_factor, not both")
+        if max(plan.test_lengths) <= suite.train_max and any(c.train_max is None for c in suite.plan_conditions(plan)):
+            raise SuiteError(f"task {plan.task!r}: test_lengths {tuple(plan.test_lengths)!r} hold no length beyond "
+                             f"train_max ({suite.train_max}), so no claim could be judged; add longer lengths")
     for name in ("steps", "layers", "d_model", "heads", "test_factor"):
         value = getattr(plan, name)
         if value is not None and (not _is_int(value) or value < 1):
@@ -736,6 +744,9 @@ def _validate_transfer_claim(suite: Suite, claim) -> tuple[str, ...]:
         return _names(claim.conditions, "claim GapTracksReuse: conditions")
     if isinstance(claim, RatioWindow):
         refs = _names(claim.conditions, "claim RatioWindow: conditions", at_least=3)
+        if not isinstance(claim.aux, str) or not claim.aux:
+            raise SuiteError(f"claim RatioWindow: aux must be the auxiliary's mixture source (a string such as "
+                             f"'reverse'), got {claim.aux!r}")
         w = claim.window
         if not isinstance(w, (tuple, list)) or len(w) != 2 or not all(_is_number(v) for v in w) or not 0 < w[0] <= 1 <= w[1]:
             raise SuiteError(f"claim RatioWindow: window must be (lo, hi) with 0 < lo <= 1 <= hi, got {w!r}")
@@ -949,6 +960,11 @@ def check_suite(suite: Suite, path: Path | None = None) -> None:
             task.check_length(suite.train_max)
         except TaskDefinitionError as err:
             raise _located(path, None, f"train_max = {suite.train_max}: {err}") from None
+        for n_value in plan.test_lengths or ():
+            try:
+                task.check_length(n_value)
+            except TaskDefinitionError as err:
+                raise _located(path, plan.task, f"task {plan.task!r}, test length {n_value}: {err}") from None
         for condition in suite.plan_conditions(plan):
             if condition.train_max is None:
                 continue

@@ -385,3 +385,15 @@ def test_a_plan_can_name_its_test_lengths():
     with pytest.raises(SuiteError, match="not both"):
         Suite(name="m", description="m", plans=(TaskPlan("passkey", "rope", "r", test_lengths=(4,), test_factor=2),),
               seeds=(0,), train_max=8, test_factor=2, steps=10, conditions=(Condition("a"),), claims=())
+
+
+def test_listed_test_lengths_the_task_cannot_take_are_refused_at_load(tmp_path):
+    from verify.suite import load_suite
+
+    path = tmp_path / "s.py"
+    path.write_text("from verify.suite import Condition, Suite, TaskPlan\n"
+                    "SUITE = Suite(name='s', description='d', seeds=(0,), train_max=4, test_factor=2, steps=10,\n"
+                    "              plans=(TaskPlan('sort', 'rope', 'r', test_lengths=(16, 64)),),\n"
+                    "              conditions=(Condition('a'),), claims=())\n")
+    with pytest.raises(SuiteError, match="test length 64: .*distinct tokens"):
+        load_suite(str(path))
