@@ -235,7 +235,12 @@ def coupled_position_ids(task: Task, n_value: int) -> np.ndarray:
 
     Input token i of every operand gets id i + 1 (operands share ids by index); output t gets the
     id of the input index its rule reads (index + 1), or t + 1 where the output reaches past the
-    inputs (e.g. the final carry); the task token and separators get id 0.
+    inputs (e.g. the final carry); the task token and separators get id 0, except the token just
+    before the first output (the one that predicts y[0]), which gets ``separator_id``: the id the
+    coupling gives "output −1", so that every predicting token sits at the same id step from the
+    source of the output it predicts (for reversal, id n + 1 before an output read at id n; with
+    id 0 the first output of a reversed coupling needs a step of n, never seen beyond the training
+    lengths).
     """
     from .serialize import frame_positions, output_start, sequence_length
 
@@ -251,7 +256,16 @@ def coupled_position_ids(task: Task, n_value: int) -> np.ndarray:
     fn = sp.lambdify((t, n), c.index, modules="numpy")
     for tv in range(task.r(n_value)):
         ids[output_start(task, n_value) + tv] = int(fn(tv, n_value)) + 1
+    ids[output_start(task, n_value) - 1] = separator_id(task, n_value)
     return ids
+
+
+def separator_id(task: Task, n_value: int) -> int:
+    """The coupled id of the token that predicts y[0]: the coupling's index at t = −1, plus 1 (never
+    below 0).  0 for a forward coupling (y[t] ↔ x[t]: the id it always had), n + 1 for reversal."""
+    c = coupling(task)
+    fn = sp.lambdify((t, n), c.index, modules="numpy")
+    return max(0, int(fn(-1, n_value)) + 1)
 
 
 def _bounded(sizes: dict[int, int]) -> bool:

@@ -88,6 +88,10 @@ class RunSpec:
     mixer: str = "attention"
     chunk_size: int = 8
     top_k: int = 2
+    #: 2 for a coupled run whose coupling puts the token before the first output at an id other than
+    #: 0 (``theory.structure.separator_id``: reversed couplings; before the fix it had id 0), so its
+    #: results stop matching runs made with the old ids; 1 (left out of the key) everywhere else
+    coupling_ids: int = 1
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -120,7 +124,7 @@ class RunSpec:
 HSA_MIXERS = ("hsa", "recurrent+hsa")
 
 #: ``RunSpec`` fields that ``to_dict`` (hence the key) omits at these values
-_OMITTED_DEFAULTS = {"primary_weight": 1.0, "mixer": "attention", "chunk_size": 8, "top_k": 2}
+_OMITTED_DEFAULTS = {"primary_weight": 1.0, "mixer": "attention", "chunk_size": 8, "top_k": 2, "coupling_ids": 1}
 
 
 def spec_key(spec: dict) -> str:

@@ -908,7 +908,17 @@ def build_spec(task, task_ref: str, condition: Condition, seed: int, train_max: 
                    mixture=mixture, init_from=parent, eval_instances=eval_instances,
                    primary_weight=float(condition.primary_weight),
                    mixer=condition.mixer, chunk_size=condition.chunk_size, top_k=condition.top_k,
+                   coupling_ids=_coupling_ids(task, position_scheme, train_max),
                    validation_instances=validation_instances, task_digest=definition_digest(task))
+
+
+def _coupling_ids(task, position_scheme: str, train_max: int) -> int:
+    """``RunSpec.coupling_ids``: 2 where the separator fix changed this run's coupled ids."""
+    if position_scheme not in ("coupled", "predicted"):
+        return 1
+    from theory.structure import separator_id
+
+    return 2 if separator_id(task, train_max) != 0 else 1
 
 
 # ------------------------------------------------------------------------------ loading suite files

@@ -210,3 +210,20 @@ def test_syntax_error_names_the_line(tmp_path):
     path.write_text("from theory.task import Task\nTASK = Task(name='x',\n")
     with pytest.raises(TaskDefinitionError, match=r"broken\.py:\d+: syntax error"):
         load_task(str(path))
+
+
+def test_the_token_before_the_first_output_keeps_the_coupling_step():
+    """The token that predicts y[0] sits one coupling step from y[0]'s source, like every later
+    predicting token: id 0 before a forward coupling (as always), n + 1 before a reversed one (with
+    id 0 the first reversed output needed a step of n, never seen beyond the training lengths)."""
+    from theory.structure import coupled_position_ids, separator_id
+    from theory.serialize import output_start
+
+    for name in ("reverse", "capitalize_reverse", "reverse_addition", "copy", "multiply_by_3"):
+        task = CATALOGUE[name]
+        for n_value in (2, 5, 11):
+            ids = coupled_position_ids(task, n_value)
+            start = output_start(task, n_value)
+            step = ids[start + 1] - ids[start]
+            assert ids[start - 1] == ids[start] - step == separator_id(task, n_value), (name, n_value, ids)
+    assert separator_id(CATALOGUE["reverse"], 7) == 8 and separator_id(CATALOGUE["reverse_addition"], 7) == 0

@@ -397,3 +397,15 @@ def test_listed_test_lengths_the_task_cannot_take_are_refused_at_load(tmp_path):
                     "              conditions=(Condition('a'),), claims=())\n")
     with pytest.raises(SuiteError, match="test length 64: .*distinct tokens"):
         load_suite(str(path))
+
+
+def test_coupled_runs_whose_ids_changed_get_new_keys_and_the_others_keep_theirs():
+    from verify.suite import load_suite
+
+    claims = {(s.task, s.condition, s.seed): s for s in load_suite("claims").runs()}
+    assert claims[("reverse", "coupled", 0)].coupling_ids == 2 and claims[("reverse", "predicted", 0)].coupling_ids == 2
+    assert claims[("reverse_addition", "primary", 0)].coupling_ids == 1  # forward coupling: ids unchanged
+    assert "coupling_ids" not in claims[("reverse_addition", "primary", 0)].to_dict()
+    assert claims[("reverse", "coupled", 0)].to_dict()["coupling_ids"] == 2
+    stored = set(json.loads(Path("reports/arithmetic-restrictions/runs.json").read_text())["runs"])
+    assert {s.key for s in load_suite("arithmetic-restrictions").runs()} <= stored
