@@ -61,6 +61,7 @@ class Verdict:
     outcome: str = ""
     published: str = ""
     differs: str = ""  # the claim's note on how this setting differs from the paper's
+    published_source: str = ""  # the paper the published direction is from, where not ``source``
 
 
 def length_rows(run: StoredRun, train_max: int) -> list[dict]:
@@ -249,6 +250,7 @@ class Claim:
     judge: Callable[[list[StoredRun], dict], Verdict]
     task: str | None = None  # the task a per-task claim is about (None: the whole suite)
     differs: str = ""  # how the suite's setting differs from the cited paper's (shown where they disagree)
+    published_source: str = ""  # the paper the published direction is from, where not ``source``
 
     def registration(self) -> dict:
         """What predictions.json records for this claim before training."""
@@ -641,7 +643,8 @@ def agreement_table(verdicts: list[Verdict]) -> tuple[list[dict], dict]:
             continue
         reference = v.published or v.expected
         agrees = None if v.verdict == "inconclusive" else v.outcome == reference
-        rows.append({"claim": v.claim, "source": v.source, "published": v.published or "—", "prediction": v.expected,
+        source = f"{v.published_source} (prediction: {v.source})" if v.published_source else v.source
+        rows.append({"claim": v.claim, "source": source, "published": v.published or "—", "prediction": v.expected,
                      "verdict": v.verdict, "statistic": v.statistic, "agrees": agrees})
     judged = [r for r in rows if r["agrees"] is not None]
     k = sum(1 for r in judged if r["agrees"])
@@ -718,5 +721,8 @@ def suite_claims(suite, reports_dir=None) -> list[Claim]:
             claims += transfer_claims(spec, suite, reports_dir)  # RatioWindow: one pair per plan training its conditions
         else:
             raise TypeError(f"unknown claim spec {spec!r}")  # (suite validation refuses it first)
-        claims[before:] = [dataclasses.replace(c, differs=getattr(spec, "differs", "")) for c in claims[before:]]
+        claims[before:] = [dataclasses.replace(c, differs=getattr(spec, "differs", ""),
+                                               published_source=(getattr(spec, "source", None) or "")
+                                               if isinstance(spec, Extrapolates) else "")
+                           for c in claims[before:]]
     return claims

@@ -169,7 +169,7 @@ def render(suite: Suite, directory: Path, command: str, invocation_seconds: floa
                          f"before training: re-run `lengthgen report --suite {suite.name}`")
     judged = {c.name: c.judge(runs, preds["claims"][c.name]["prediction"]) for c in claims}
     for c in claims:
-        judged[c.name].differs = c.differs
+        judged[c.name].differs, judged[c.name].published_source = c.differs, c.published_source
     conditions = list(suite.condition_names)
     csv_rows, sections, previous_section = [], [], ""
     for plan in suite.plans:

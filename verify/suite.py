@@ -229,6 +229,9 @@ class Extrapolates:
     differs: str = ""
     tasks: tuple[str, ...] = ()  # the plans it is about (empty: every plan that trains the condition)
     predictor: str = "crasp"  # "crasp" (Huang et al.) or "coupling" (Cho et al.; Golowich et al.)
+    #: the paper whose direction ``published`` records, where it is not the predictor's (e.g. Born a
+    #: Transformer's retrieval logs, predicted by the C-RASP test)
+    source: str | None = None
 
 
 @dataclass(frozen=True)
@@ -790,6 +793,9 @@ def _validate_claim(suite: Suite, claim) -> tuple[str, ...]:
             raise SuiteError(f"claim Extrapolates({claim.condition!r}): band {band!r} holds no length at train_max "
                              f"{suite.train_max}; widen it")
         _check_published(claim, EXTRAPOLATION_DIRECTIONS)
+        if claim.source is not None and (not isinstance(claim.source, str) or not claim.source.strip()):
+            raise SuiteError(f"claim Extrapolates({claim.condition!r}): source must be a non-empty string (the paper) "
+                             f"or None, got {claim.source!r}")
         if claim.predictor not in PREDICTORS:
             raise SuiteError(f"claim Extrapolates({claim.condition!r}): predictor must be one of {', '.join(PREDICTORS)}, "
                              f"got {claim.predictor!r}")

@@ -154,9 +154,10 @@ SUITE = Suite(
                      label="without positions extrapolates over lengths 9..24", differs=HUANG_DIFFERS),
         # Born a Transformer (from-scratch APE logs): first-occurrence and unique retrieval extrapolate, last does not
         Extrapolates("learned", band=(1, 3), tasks=("retrieve_right", "retrieve_left", "retrieve_first"),
-                     published="extrapolates", label="retrieval extrapolates over lengths 9..24", differs=BORN_DIFFERS),
+                     published="extrapolates", label="retrieval extrapolates over lengths 9..24", differs=BORN_DIFFERS,
+                     source=BORN_SOURCE),
         Extrapolates("learned", band=(1, 3), tasks=("retrieve_last",), published="fails",
-                     label="retrieval extrapolates over lengths 9..24", differs=BORN_DIFFERS),
+                     label="retrieval extrapolates over lengths 9..24", differs=BORN_DIFFERS, source=BORN_SOURCE),
         # task hinting
         Beats("+successor", "primary", tasks=("sort",), published="improvement", source=HINTING_SOURCE,
               label="the successor hint improves sorting beyond the training length", differs=HINTING_DIFFERS),
