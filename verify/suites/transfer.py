@@ -66,7 +66,7 @@ def broad(lengths):
     return tuple(Item(task, lengths=lengths, weight=0.2) for task in BROAD)
 
 
-RATIO_SEEDS = (0, 1, 2)
+RATIO_SEEDS = (0, 1)  # 2 seeds (the paper averages 3): cut when the suite ran long on this machine
 RATIO_MAIN = 4  # the main task's training maximum in the ratio sweep (the paper's smallest row)
 RATIO_AUX = (2, 4, 8, 16, 32)
 RATIO_CONDITIONS = tuple(f"ratio-{a / RATIO_MAIN:g}" for a in RATIO_AUX)
@@ -86,7 +86,7 @@ SUITE = Suite(
            "groups and the paper's own ratio sweep on them (reverse addition does not fit its training range with RoPE "
            "in any affordable budget: 0.14 validation exact match after 3000 steps), the maze pair (0.48 after 862 "
            "steps at several times the cost per step), copy + MQAR (MQAR did not fit: 0.17), and the copy group; the "
-           "ratio sweep runs on capitalize-reverse + reverse at main length 4 with 3 seeds."),
+           "ratio sweep runs on capitalize-reverse + reverse at main length 4 with 2 seeds (the paper averages 3)."),
     plans=(
         TaskPlan("capitalize_reverse", "rope", "RoPE as in Cai et al.; it fits in 2000 steps (transfer-pilot)",
                   conditions=("alone", "+capitalize+reverse", "+reverse", "+copy-control", *RATIO_CONDITIONS),
