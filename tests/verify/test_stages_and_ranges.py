@@ -341,7 +341,7 @@ def test_transfer_ratio_conditions_train_main_at_1_to_4_and_reverse_at_the_ratio
         tops.setdefault(s.condition, set()).add(item.lengths[1])
         assert max(s.test_lengths) >= item.lengths[1]  # every auxiliary length is measured
     assert [tops[c.name] for c in ratio] == [{2}, {4}, {8}, {16}, {32}]
-    assert sorted({s.seed for s in runs}) == [0, 1, 2] and len(runs) == 5 * 3
+    assert sorted({s.seed for s in runs}) == [0, 1] and len(runs) == 5 * 2  # 2 seeds: cut for time (suite file)
     # the other capitalize_reverse conditions keep the suite's range 1..8
     others = [s for s in suite.runs() if s.task == "capitalize_reverse" and not s.condition.startswith("ratio-")]
     assert others and {s.train_lengths for s in others} == {(1, 8)}
