@@ -119,6 +119,18 @@ def mostly_fit(group: list[StoredRun], fit_threshold: float) -> bool:
     return sum(fits_training_range(r, fit_threshold) for r in group) * 2 >= len(group)
 
 
+def directional_outcome(effect: float, upper: float, p_greater: float, p_less: float, threshold: float) -> str:
+    """The rule every two-sided-evidence claim here uses: ``yes`` if ``effect`` >= ``threshold`` with
+    one-sided p_greater <= ALPHA; ``no`` if the interval's ``upper`` end is < ``threshold`` or the
+    effect is negative with the opposite p_less <= ALPHA; else ``unclear`` (NaN anywhere compares
+    false, so a missing effect is unclear)."""
+    if effect >= threshold and p_greater <= ALPHA:
+        return "yes"
+    if upper < threshold or (effect < 0 and p_less <= ALPHA):
+        return "no"
+    return "unclear"
+
+
 def compare_seeds(a: list[float], b: list[float]) -> dict:
     """Per-seed values ``a`` (treated) against ``b`` (baseline): the difference of means, its 95%
     bootstrap CI, both one-sided exact permutation p-values, and the outcome by the comparison rule:
@@ -130,14 +142,8 @@ def compare_seeds(a: list[float], b: list[float]) -> dict:
     lo, hi = bootstrap_difference_interval(a, b) if not few else (nan, nan)
     p_greater = permutation_test(a, b, "greater") if not few else nan
     p_less = permutation_test(a, b, "less") if not few else nan
-    if few:
-        outcome = "unclear"
-    elif diff >= MIN_EFFECT and p_greater <= ALPHA:
-        outcome = "better"
-    elif hi < MIN_EFFECT or (diff < 0 and p_less <= ALPHA):
-        outcome = "not better"
-    else:
-        outcome = "unclear"
+    outcome = "unclear" if few else {"yes": "better", "no": "not better", "unclear": "unclear"}[
+        directional_outcome(diff, hi, p_greater, p_less, MIN_EFFECT)]
     return {"difference": diff, "lo": lo, "hi": hi, "p_greater": p_greater, "p_less": p_less, "few": few,
             "outcome": outcome}
 
@@ -683,20 +689,17 @@ def suite_claims(suite, reports_dir=None) -> list[Claim]:
     ``Transfers`` or ``RatioWindow`` per task, a ``BoundHolds``, ``TaskOrdering``, ``HeadReuse``,
     ``GapTracksReuse`` or ``AuxPredicts`` once.  ``reports_dir``: the folder holding the suites' report
     folders, where ``AuxPredicts.also_suites`` are read (None: that claim judges this suite's runs only)."""
-    from .suite import RESTRICTION, Beats, BoundHolds, Extrapolates, Ordering, TaskOrdering, claim_plans, transfer_auxiliary
+    from .suite import (RESTRICTION, Beats, BoundHolds, Extrapolates, Ordering, TaskOrdering, claim_plans,
+                        trained_sources, transfer_auxiliary)
     from .suite import AuxPredicts, GapTracksReuse, HeadReuse, RatioWindow, Transfers  # (transfer claims, issue 11)
     from .transfer_claims import transfer_claims  # (transfer claims, issue 11)
-
-    def kinds(condition: str) -> set[str]:  # the item sources a recipe trains on, stages included
-        c = suite.condition(condition)
-        own = {item.source for item in c.mixture}
-        return own | (kinds(c.init_from) if c.init_from else set())
 
     claims = []
     for spec in suite.claims:
         before = len(claims)
         if isinstance(spec, Beats):
-            adds = RESTRICTION in kinds(spec.treated) - kinds(spec.baseline)
+            adds = RESTRICTION in set(trained_sources(suite.conditions, spec.treated)) - set(
+                trained_sources(suite.conditions, spec.baseline))
             claims += [comparison_claim(plan.task, spec.treated, spec.baseline, suite.train_max, suite.fit_threshold,
                                         adds, spec.label, spec.published or "", spec.source)
                        for plan in claim_plans(suite, spec)]

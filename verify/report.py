@@ -175,9 +175,9 @@ def render(suite: Suite, directory: Path, command: str, invocation_seconds: floa
     for plan in suite.plans:
         task_runs = [r for r in runs if r.spec.task == plan.task]
         csv_rows += results_rows(suite.name, n, task_runs)
-        plots.accuracy_vs_length(plan.task, task_runs, n, directory / f"{_file(plan.task)}_accuracy.png", conditions)
-        plots.bound_vs_error(plan.task, task_runs, n, directory / f"{_file(plan.task)}_bound.png", conditions)
-        plots.training_curves(plan.task, task_runs, directory / f"{_file(plan.task)}_training.png", conditions)
+        plots.accuracy_vs_length(plan.task, task_runs, n, directory / f"{file_stem(plan.task)}_accuracy.png", conditions)
+        plots.bound_vs_error(plan.task, task_runs, n, directory / f"{file_stem(plan.task)}_bound.png", conditions)
+        plots.training_curves(plan.task, task_runs, directory / f"{file_stem(plan.task)}_training.png", conditions)
         task_verdicts = [judged[c.name] for c in claims if c.task == plan.task]
         if plan.section and plan.section != previous_section:
             sections.append(f"# {plan.section}\n")
@@ -199,7 +199,7 @@ def render(suite: Suite, directory: Path, command: str, invocation_seconds: floa
     return {v.claim: v.verdict for v in verdicts}
 
 
-def _file(task: str) -> str:
+def file_stem(task: str) -> str:
     """A file-name stem for a task reference (a task file's path becomes its stem)."""
     return Path(task).stem if task.endswith(".py") else task
 
@@ -234,7 +234,7 @@ def results_rows(suite_name: str, train_max: int, task_runs: list[StoredRun]) ->
 
 def _task_section(suite: Suite, plan, task_runs: list[StoredRun], pred: dict, verdicts: list) -> str:
     n = suite.train_max
-    stem = _file(plan.task)
+    stem = file_stem(plan.task)
     layers, d_model, heads = plan.size(suite)
     overridden = [f"`{c.name}`: `{c.position_scheme}`" for c in suite.plan_conditions(plan)
                   if c.position_scheme and c.position_scheme != plan.position_scheme]

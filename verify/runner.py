@@ -22,7 +22,6 @@ deleted) and computes everything again.
 from __future__ import annotations
 
 import functools
-import json
 import multiprocessing as mp
 import io
 import os
@@ -36,7 +35,7 @@ from tqdm import tqdm
 from .executors import check, run_ray
 from .run import RunResult, RunSpec, execute_safely, weights_path
 from .spec import StoredRun
-from .store import COPIED, RunStore, StoreError, _atomic_write, read_copied
+from .store import COPIED, RunStore, StoreError, _atomic_write, read_copied, write_copied
 
 
 def _init_worker(threads: int) -> None:
@@ -67,7 +66,7 @@ def move_aside(directory: Path) -> Path | None:
     """Move a store (runs.sqlite, runs.json, weights/) into ``previous-<UTC time>/`` inside the
     directory, for ``--fresh``; return where it went (None if there was nothing)."""
     directory = Path(directory)
-    names = [n for n in ("runs.sqlite", "runs.json", "weights", "copied.json") if (directory / n).exists()]
+    names = [n for n in ("runs.sqlite", "runs.json", "weights", COPIED) if (directory / n).exists()]
     if not names:
         return None
     target = directory / f"previous-{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%S%fZ')}"
@@ -88,7 +87,6 @@ def copy_from_stores(specs: Iterable[RunSpec], directory: Path, sources: Iterabl
     Failed runs, and runs whose training time the source does not record, are not copied; a source
     store that cannot be read is skipped with a warning (copying only saves time)."""
     directory = Path(directory)
-    record_path = directory / COPIED
     copied = read_copied(directory)
     store = RunStore(directory)
     stored = store.runs() if store.exists() else {}
@@ -112,7 +110,7 @@ def copy_from_stores(specs: Iterable[RunSpec], directory: Path, sources: Iterabl
             copied[key] = {"from": str(source), "finished_at": run.get("finished_at")}
             wanted.discard(key)
     if copied:
-        _atomic_write(record_path, json.dumps(copied, indent=1, sort_keys=True) + "\n")
+        write_copied(directory, copied)
     return copied
 
 
@@ -121,7 +119,7 @@ def forget_copied(directory: Path, key: str) -> None:
     copied = read_copied(directory)
     if key in copied:
         del copied[key]
-        _atomic_write(Path(directory) / COPIED, json.dumps(copied, indent=1, sort_keys=True) + "\n")
+        write_copied(directory, copied)
 
 
 def run_all(specs: Iterable[RunSpec], directory: Path, workers: int = 2, retry_failed: bool = False,

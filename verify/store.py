@@ -452,6 +452,11 @@ def usual_mode() -> int:
 COPIED = "copied.json"  # key -> where a run was copied from (``verify.runner.copy_from_stores``)
 
 
+def write_copied(directory: Path, copied: dict[str, dict]) -> None:
+    """Write ``copied.json`` (key -> {"from", "finished_at"}), atomically."""
+    _atomic_write(Path(directory) / COPIED, json.dumps(copied, indent=1, sort_keys=True) + "\n")
+
+
 def read_copied(directory: Path) -> dict[str, dict]:
     """``copied.json`` of a report folder (key -> {"from", "finished_at"}); empty if none."""
     path = Path(directory) / COPIED

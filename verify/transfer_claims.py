@@ -26,7 +26,8 @@ from scipy import stats as sstats
 from auxtasks.derive import resolve_task
 from auxtasks.relatedness import relatedness
 
-from .claims import ALPHA, CAI_SOURCE, MIN_EFFECT, Claim, Verdict, compare_seeds, fits_training_range, mostly_fit
+from .claims import (ALPHA, CAI_SOURCE, MIN_EFFECT, Claim, Verdict, compare_seeds, directional_outcome,
+                     fits_training_range, mostly_fit)
 from .spec import MixtureItem, StoredRun
 from .stats import MAX_EXACT, MONTE_CARLO_RESAMPLES, rank_trend_test, t_interval
 from .transfer import (
@@ -43,6 +44,7 @@ from .transfer import (
 SOURCE = f"{CAI_SOURCE}, as formalised here (verify.transfer)"
 #: a rank correlation below this does not count as one: "none" when the 95% interval lies under it
 MIN_RHO = 0.1
+POSITIVE_OR_NONE = {"yes": "positive", "no": "none", "unclear": "unclear"}  # directional_outcome, as a correlation
 BOOTSTRAP_RESAMPLES = 10_000
 HYPOTHESIS = "the paper's hypothesis under test; no lengthgen theorem predicts it"
 NAN = float("nan")
@@ -66,7 +68,7 @@ def main_curve(run: StoredRun) -> dict[int, float]:
 
 def item_curve(run: StoredRun, source: str) -> dict[int, float]:
     """Length -> the item's exact match (fraction); empty where the run did not store it."""
-    rows = (getattr(run, "item_measurements", None) or {}).get(source, ())
+    rows = run.item_measurements.get(source, ())
     return {int(length): exact / count for length, exact, count in rows if count}
 
 
@@ -97,7 +99,7 @@ def ratio_of(run: StoredRun, source: str) -> float:
 def primary_map(run: StoredRun):
     """The primary's head map: stored under the resolved task name, which for a task file is not
     ``spec.task`` (a path); it is then the one map that belongs to no item."""
-    maps = getattr(run, "head_maps", None) or {}
+    maps = run.head_maps
     if run.spec.task in maps:
         return maps[run.spec.task]
     others = [label for label in maps if label not in {i.source for i in task_items(run)}]
@@ -107,7 +109,7 @@ def primary_map(run: StoredRun):
 def item_map_differences(run: StoredRun) -> dict[str, float]:
     """Item source -> map difference between the primary's and the item's maps (chosen checkpoint)."""
     main = primary_map(run)
-    maps = getattr(run, "head_maps", None) or {}
+    maps = run.head_maps
     if main is None:
         return {}
     return {i.source: map_difference(main, maps[i.source]) for i in task_items(run) if i.source in maps}
@@ -182,7 +184,7 @@ def checkpoint_series(run: StoredRun) -> list[CheckpointSeries]:
     for item in task_items(run):
         band = transfer_band(run.spec.train_lengths[1], item.lengths[1])
         points = []
-        for c in getattr(run, "transfer_checkpoints", None) or ():
+        for c in run.transfer_checkpoints:
             gap = _checkpoint_gap(c, item.source, band)
             metric = c.items[item.source].map_difference if item.source in c.items else NAN
             if np.isfinite(gap) and np.isfinite(metric):
@@ -288,7 +290,7 @@ def resolved_auxiliary(suite, task: str, condition: str, source: str) -> tuple:
 
 def condition_train_max(suite, condition: str) -> int:
     """n of a condition: its own ``train_max`` where it sets one, else the suite's."""
-    return getattr(suite.condition(condition), "train_max", None) or suite.train_max
+    return suite.condition(condition).train_max or suite.train_max
 
 
 def pair_predictions(suite, conditions: tuple[str, ...]) -> dict[str, dict]:
@@ -410,7 +412,7 @@ def gap_tracks_verdict(name: str, runs: list[StoredRun], fit_threshold: float, p
     """Per run, Spearman's rho of the gap against the map difference over its checkpoints; the mean
     rho over runs, tested against 0 by an exact sign-flip test."""
     expected = prediction.get("expected", "unknown")
-    missing = _not_measured(runs, lambda r: bool(getattr(r, "transfer_checkpoints", None)), "transfer checkpoints")
+    missing = _not_measured(runs, lambda r: bool(r.transfer_checkpoints), "transfer checkpoints")
     series = {r.key: checkpoint_series(r) for r in runs if r.ok}
     judged = [r for r in runs if r.ok and np.isfinite(run_rho(series[r.key]))]
     rhos = [run_rho(series[r.key]) for r in judged]
@@ -419,14 +421,8 @@ def gap_tracks_verdict(name: str, runs: list[StoredRun], fit_threshold: float, p
     p_less = sign_flip_test(rhos, "less") if k else NAN
     mean = float(np.mean(rhos)) if rhos else NAN
     lo, hi = t_interval(rhos, bounds=(-1.0, 1.0)) if k >= 2 else (NAN, NAN)
-    if k < 2 or missing:
-        outcome = "unclear"
-    elif mean >= MIN_RHO and p_greater <= ALPHA:
-        outcome = "positive"
-    elif hi < MIN_RHO or (mean < 0 and p_less <= ALPHA):
-        outcome = "none"
-    else:
-        outcome = "unclear"
+    outcome = "unclear" if k < 2 or missing else POSITIVE_OR_NONE[
+        directional_outcome(mean, hi, p_greater, p_less, MIN_RHO)]
     blocked = [missing] if missing else []
     if not runs or not mostly_fit(runs, fit_threshold):
         blocked.append(f"fewer than half the runs fit the training range (validation exact match >= {fit_threshold})")
@@ -721,11 +717,7 @@ def correlation_outcome(c: dict) -> str:
     < MIN_RHO or rho < 0 with the opposite p <= ALPHA; else unclear."""
     if not np.isfinite(c["rho"]):
         return "unclear"
-    if c["rho"] >= MIN_RHO and c["p_greater"] <= ALPHA:
-        return "positive"
-    if c["hi"] < MIN_RHO or (c["rho"] < 0 and c["p_less"] <= ALPHA):
-        return "none"
-    return "unclear"
+    return POSITIVE_OR_NONE[directional_outcome(c["rho"], c["hi"], c["p_greater"], c["p_less"], MIN_RHO)]
 
 
 def _correlation_text(c: dict) -> str:
@@ -765,7 +757,7 @@ def aux_predicts_verdict(name: str, groups: dict[str, list[StoredRun]], notes: l
         fresh = [r for r in runs if r.key not in seen]
         seen.update(r.key for r in fresh)
         # a pretraining stage (primary weight 0) never trains the primary: nothing to predict there
-        relevant = [r for r in fresh if getattr(r.spec, "primary_weight", 1.0) > 0
+        relevant = [r for r in fresh if r.spec.primary_weight > 0
                     and (any(i.lengths[1] > r.spec.train_lengths[1] for i in task_items(r))
                          or any(m.restrictions for m in r.measurements))]
         candidates += len(relevant)

@@ -17,6 +17,7 @@ import numpy as np
 
 from . import plots
 from .claims import Verdict
+from .report import file_stem
 from .spec import StoredRun
 from .transfer import (
     CAI_RATIO_GAPS,
@@ -54,11 +55,6 @@ def _kinds():
 def has_transfer_claims(suite) -> bool:
     """Whether the suite states a Transfers, HeadReuse, GapTracksReuse, RatioWindow or AuxPredicts claim."""
     return any(isinstance(c, _kinds()) for c in suite.claims)
-
-
-def _stem(task: str) -> str:
-    """A file-name stem for a task reference (a task file's path becomes its stem)."""
-    return Path(task).stem if task.endswith(".py") else task
 
 
 def _num(value, spec: str = ".3f") -> str:
@@ -99,7 +95,7 @@ def curves_section(suite, runs: list[StoredRun], directory: Path) -> list[str]:
         task_runs = _ordered(suite, [r for r in runs if r.spec.task == plan.task])
         if not any(task_items(r) for r in task_runs):
             continue
-        name = f"{_stem(plan.task)}_transfer_curves.png"
+        name = f"{file_stem(plan.task)}_transfer_curves.png"
         plots.transfer_curves(plan.task, task_runs, n, directory / name, list(suite.condition_names))
         lines += [f"### {plan.task}", "", f"![main and auxiliary curves]({name})", ""]
         with_items = [r for r in task_runs if task_items(r) and r.ok]
@@ -170,7 +166,7 @@ def ratio_section(suite, runs: list[StoredRun], directory: Path, verdicts: dict[
             paper = paper_points(row)
             paper_fit_text = _paper_fit_text(paper)
             fit, why = penalty_fit_of(points)
-            name = f"{_stem(plan.task)}_ratio_{_stem(spec.aux)}.png"
+            name = f"{file_stem(plan.task)}_ratio_{file_stem(spec.aux)}.png"
             plots.ratio_sweep(plan.task, spec.aux, [p.ratio for p in points], [list(p.gaps) for p in points], paper,
                               f"Cai et al., main length {row} (reconstructed)", fit, tuple(spec.window),
                               directory / name)
@@ -227,7 +223,7 @@ def maps_section(suite, runs: list[StoredRun], directory: Path, verdicts: dict[s
                 continue
             maps = {f"{plan.task} (main)": primary_map(run)}
             maps.update({f"{i.source} (aux)": run.head_maps[i.source] for i in task_items(run) if i.source in run.head_maps})
-            name = f"{_stem(plan.task)}_{condition}_maps.png"
+            name = f"{file_stem(plan.task)}_{condition}_maps.png"
             plots.ablation_maps(f"{plan.task} — {condition}, seed {run.spec.seed}, L = {run.head_map_length}: map "
                                 f"difference {run_map_difference(run):.3f}", maps, directory / name)
             lines += [f"![head maps, {plan.task} — {condition}]({name})", ""]
@@ -279,7 +275,7 @@ def checkpoints_section(suite, runs: list[StoredRun], directory: Path, verdicts:
             continue
         panels = [(c, [s for r in task_runs if r.spec.condition == c for s in series_by_run[r.key]])
                   for c in suite.condition_names if any(r.spec.condition == c for r in task_runs)]
-        name = f"{_stem(plan.task)}_checkpoints.png"
+        name = f"{file_stem(plan.task)}_checkpoints.png"
         plots.checkpoint_tracking(plan.task, panels, directory / name)
         lines += [f"### {plan.task}", "", f"![gap vs map difference over checkpoints]({name})", "",
                   "| condition | seed | auxiliary | checkpoints | steps | rho | one-sided p |", "|---|---|---|---|---|---|---|"]
