@@ -17,7 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from theory.serialize import SequenceBatch, Vocab, frame_positions, instance_to_sequence_index, output_start, serialize
+from theory.serialize import (SequenceBatch, Vocab, add_rule_prefix, frame_positions, instance_to_sequence_index,
+                              output_start, serialize)
 from theory.task import Task
 
 
@@ -126,14 +127,20 @@ class RestrictionTask:
 
     def sample_at(self, rng: np.random.Generator, batch: int, n_value: int, vocab: Vocab,
                   output_index: np.ndarray | None = None) -> tuple[SequenceBatch, RestrictedBatch]:
-        """Full length-N instances and one restriction of each."""
+        """Full length-N instances and one restriction of each.
+
+        With a rule vocabulary (``Vocab(..., rules=True)``) the restricted rows carry the primary's
+        rule prefix, inserted after the restriction is cut (``theory.serialize.add_rule_prefix``):
+        the prefix is frame, not counted in m; ``full`` and the ``RestrictedBatch`` coordinates stay
+        in instance coordinates, without it."""
         inputs, sol = self.primary.generate(rng, batch, n_value)
-        full = serialize(self.primary, inputs, sol.outputs, vocab, coupled=self.coupled)
+        full = serialize(self.primary, inputs, sol.outputs, vocab, coupled=self.coupled, plain=True)
         restricted = restrict(self.primary, full, sol.support, n_value, self.m, rng, output_index, vocab.pad)
         if self.reindex:
             kept = restricted.batch
             positions = np.where(restricted.kept >= 0, np.arange(kept.tokens.shape[1])[None, :], 0)
             restricted.batch = SequenceBatch(kept.tokens, positions, kept.mask)
+        restricted.batch = add_rule_prefix(restricted.batch, self.primary, vocab)
         return full, restricted
 
     def sample(self, rng: np.random.Generator, batch: int, vocab: Vocab) -> SequenceBatch:

@@ -3,11 +3,12 @@
 What it measures
 ----------------
 For each context length L of ``--lengths`` (default 64, 128, …, 4096) and each mixer of
-``verify.model`` — ``attention`` (full causal attention, ``F.scaled_dot_product_attention``, rope),
-``hsa`` (hierarchical sparse attention, ``verify.hsa``, rope, ``--chunk-size`` / ``--top-k``) and
-``recurrent`` (the diagonal linear recurrence, no positions) — one forward pass of a model of
-``--layers`` × ``--d-model`` (default 2 × 64, 4 heads) on one random sequence, under
-``torch.no_grad``:
+``--mixers`` (default every mixer of ``verify.model``) — ``attention`` (full causal attention,
+``F.scaled_dot_product_attention``, rope), ``hsa`` (hierarchical sparse attention, ``verify.hsa``,
+rope, ``--chunk-size`` / ``--top-k``), ``recurrent`` (the diagonal linear recurrence, no positions)
+and ``recurrent+hsa`` (the recurrence, then HSA, in every block; rope), the position schemes of the
+long-context suite's conditions — one forward pass of a model of ``--layers`` × ``--d-model``
+(default 2 × 64, 4 heads) on one random sequence, under ``torch.no_grad``:
 
 * ``µs/token``: the median-free mean wall time of the forward passes that fit in ``--seconds``
   (after one untimed warm-up), divided by L;
@@ -30,19 +31,31 @@ read ``mem×`` against that baseline.  The recurrence is O(1) per token in time 
 machine whose cores are busy (see the load average printed in the header) timings are noisy:
 compare ratios, not absolute numbers.  Lengths stop once ``--budget`` seconds have passed.
 
+``--json PATH`` also writes the table to PATH (format ``JSON_FORMAT``): every row (seconds and peak
+bytes, also per token, and both ratios; NaN as null), the settings, the lengths the budget skipped,
+the torch version, threads, load average, the date and the exact command line.  The long-context
+report reads it from its folder (``verify.long_context_report``), so the report can show the
+efficiency the suite's runs do not measure.
+
 Usage::
 
     .venv/bin/python benchmarks/hsa_scaling.py                       # 64 … 4096, about a minute
     .venv/bin/python benchmarks/hsa_scaling.py --lengths 16,32 --seconds 0.1   # smoke run
+    .venv/bin/python benchmarks/hsa_scaling.py --json reports/long-context/efficiency.json  # for the report
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import math
 import os
+import platform
+import shlex
 import sys
 import time
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 import torch
@@ -57,8 +70,11 @@ except ImportError:  # run as a script from a checkout without the package insta
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the shared timing loop beside this file
 from timing import run_for  # noqa: E402
 
-MIXERS = (("attention", "rope"), ("hsa", "rope"), ("recurrent", "none"))
+#: mixer -> position scheme (the recurrence takes none); attention is the baseline of the ratios
+SCHEMES = {"attention": "rope", "hsa": "rope", "recurrent": "none", "recurrent+hsa": "rope"}
+BASELINE = "attention"
 VOCAB = 16
+JSON_FORMAT = 1  # bump when the --json layout changes (verify.long_context_report reads it)
 
 
 @dataclass
@@ -83,8 +99,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--seconds", type=float, default=1.0, help="timed forward passes per (mixer, length)")
     p.add_argument("--budget", type=float, default=60.0, help="no new length starts after this many seconds")
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--mixers", default=",".join(SCHEMES),
+                   help=f"comma-separated mixers; {BASELINE} (the baseline of the ratios) is always measured first")
+    p.add_argument("--json", type=Path, default=None, metavar="PATH",
+                   help="also write the table, settings and command line to this JSON file")
     args = p.parse_args(argv)
     args.lengths = [int(n) for n in args.lengths.split(",")]
+    mixers = [m.strip() for m in args.mixers.split(",") if m.strip()]
+    unknown = [m for m in mixers if m not in SCHEMES]
+    if unknown:
+        p.error(f"unknown mixer {unknown[0]!r}; choose from {', '.join(SCHEMES)}")
+    args.mixers = [BASELINE] + [m for m in dict.fromkeys(mixers) if m != BASELINE]  # the ratios need the baseline
     return args
 
 
@@ -113,11 +138,58 @@ def measure(length: int, mixer: str, scheme: str, args: argparse.Namespace) -> R
     return Row(length, mixer, 1e6 * elapsed / calls / length, peak_memory(forward))
 
 
+def _number(value: float):
+    """JSON has no NaN: a ratio without a baseline is written as null."""
+    return value if math.isfinite(value) else None
+
+
+def _command(argv: list[str]) -> str:
+    """The command line that reruns this measurement, relative to the working directory where it can be."""
+    def short(path: str) -> str:
+        relative = os.path.relpath(path)
+        return path if relative.startswith("..") else relative
+    return shlex.join([short(sys.executable), short(__file__), *argv])
+
+
+def write_json(path: Path, args: argparse.Namespace, argv: list[str], rows: list[Row], skipped: list[int],
+               load: float, started: datetime) -> None:
+    """The measured table and everything needed to judge and rerun it (module docstring, ``--json``)."""
+    document = {
+        "format": JSON_FORMAT,
+        "benchmark": "benchmarks/hsa_scaling.py",
+        "command": _command(argv),
+        "date": started.isoformat(timespec="seconds"),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "threads": args.threads,
+        "load_average": _number(load),
+        "settings": {"lengths": args.lengths, "mixers": args.mixers, "schemes": {m: SCHEMES[m] for m in args.mixers},
+                     "layers": args.layers, "d_model": args.d_model, "heads": args.heads,
+                     "chunk_size": args.chunk_size, "top_k": args.top_k, "seconds": args.seconds,
+                     "budget": args.budget, "batch": 1, "pass": "one forward pass under torch.no_grad"},
+        "baseline": BASELINE,
+        "skipped_lengths": skipped,
+        "rows": [{"length": r.length, "mixer": r.mixer, "seconds_per_token": r.us_per_token * 1e-6,
+                  "peak_bytes": r.peak_bytes, "peak_bytes_per_token": r.peak_bytes / r.length,
+                  "time_ratio": _number(r.time_ratio), "memory_ratio": _number(r.memory_ratio)} for r in rows],
+    }
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")  # a reader never sees half a file
+    partial.write_text(json.dumps(document, indent=1) + "\n")
+    partial.replace(path)
+    print(f"wrote {path}")
+
+
 def main(argv: list[str] | None = None) -> list[Row]:
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(argv)
+    started = datetime.now(timezone.utc)
     threads = torch.get_num_threads()
     torch.set_num_threads(args.threads)
     rows: list[Row] = []
+    skipped: list[int] = []
     try:
         load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
         print(f"torch {torch.__version__}, {args.threads} thread(s), load average {load:.1f}; model {args.layers} "
@@ -130,9 +202,10 @@ def main(argv: list[str] | None = None) -> list[Row]:
         for length in args.lengths:
             if time.perf_counter() - start > args.budget:
                 print(f"budget of {args.budget:g} s spent: lengths from {length} on skipped")
+                skipped = args.lengths[args.lengths.index(length):]
                 break
             with torch.random.fork_rng(devices=[]):  # leave the caller's RNG state untouched
-                at_length = [measure(length, mixer, scheme, args) for mixer, scheme in MIXERS]
+                at_length = [measure(length, mixer, SCHEMES[mixer], args) for mixer in args.mixers]
             base = at_length[0]
             for row in at_length:
                 row.time_ratio = row.us_per_token / base.us_per_token
@@ -142,6 +215,8 @@ def main(argv: list[str] | None = None) -> list[Row]:
             rows.extend(at_length)
     finally:
         torch.set_num_threads(threads)
+    if args.json is not None:
+        write_json(args.json, args, argv, rows, skipped, load, started)
     return rows
 
 

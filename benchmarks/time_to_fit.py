@@ -7,7 +7,7 @@ build_spec``: the default model, 2 layers, d 64, 4 heads; the position scheme qu
 use, ``default_position_scheme``; training lengths up to ``--train-max``; the primary alone;
 seed ``--seed``; the token mixer ``--mixer``, with ``--chunk-size`` and ``--top-k`` for HSA, as
 ``Condition(mixer=...)`` gives it; ``recurrent`` takes no position scheme, so it runs with
-``none``), trained with ``verify.train.train`` until the mean validation exact match over
+``none``; ``--precision`` as ``Suite(precision=...)`` gives it), trained with ``verify.train.train`` until the mean validation exact match over
 the training lengths (the run's own validation set, ``VALIDATION_SEED``) reaches
 ``--threshold`` (0.99), checked every ``--check-every`` steps.  Reported: the wall seconds
 (training and validation together, from the first step) and the steps at which it got there, or
@@ -45,6 +45,7 @@ from theory.structure import structure_profile  # noqa: E402
 from verify.measure import exact_match, predictions  # noqa: E402
 from verify.suite import RUNNABLE_MIXERS, RUNNABLE_SCHEMES, Condition, SuiteError, build_spec, \
     default_position_scheme  # noqa: E402
+from verify.spec import PRECISIONS  # noqa: E402
 from verify.train import train  # noqa: E402
 
 STEP_LIMIT = 10_000_000  # training is stopped by the threshold or the time cap, never by this
@@ -80,7 +81,7 @@ def time_to_fit(name: str, args: argparse.Namespace) -> Fit:
                           position_scheme=scheme)
     spec = build_spec(task, name, condition, args.seed, args.train_max, args.train_max, STEP_LIMIT, scheme,
                       layers=args.layers, d_model=args.d_model, heads=args.heads, eval_every=args.check_every,
-                      eval_instances=1)
+                      eval_instances=1, precision=args.precision)
     task, _, vocab, model, sources = run_module.build(spec)
     val_rng = np.random.default_rng(run_module.VALIDATION_SEED)
     lo, hi = spec.train_lengths
@@ -134,6 +135,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="token mixer of every block (recurrent runs with position scheme none)")
     p.add_argument("--chunk-size", type=int, default=8, help="HSA mixers: tokens per chunk")
     p.add_argument("--top-k", type=int, default=2, help="HSA mixers: earlier chunks each query selects")
+    p.add_argument("--precision", choices=PRECISIONS, default="fp32",
+                   help="arithmetic of the training passes (TrainConfig.precision; a suite's precision=)")
     args = p.parse_args(argv)
     args.tasks = [t for t in args.tasks.split(",") if t] or names
     unknown = [t for t in args.tasks if t not in names]
@@ -157,7 +160,7 @@ def main(argv: list[str] | None = None) -> list[Fit]:
     mixer = "" if args.mixer == "attention" else f", mixer {args.mixer}" + (
         f" (chunks of {args.chunk_size}, top-{args.top_k})" if "hsa" in args.mixer else "")
     print(f"torch {torch.__version__}, {args.threads} thread(s); model ({args.layers} layers, d {args.d_model}, {args.heads} heads"
-          f"{mixer}), "
+          f"{mixer}{', bf16 mixed precision' if args.precision == 'bf16' else ''}), "
           f"train lengths up to {args.train_max}; fitted = validation exact match >= {args.threshold}, "
           f"checked every {args.check_every} steps; cap {args.cap:g} s per task", flush=True)
     fits = []

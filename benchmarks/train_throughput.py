@@ -13,7 +13,12 @@ size of ``--sizes`` (default ``2x64,4x128``: layers x width), for
   dim_feedforward=4d, dropout=0, activation='gelu', batch_first=True, norm_first=True)`` with an
   ``nn.Embedding`` token table, a learned absolute position table, a final LayerNorm and a linear
   head without bias, run with a causal mask (``nn.Transformer.generate_square_subsequent_mask``,
-  ``is_causal=True``).
+  ``is_causal=True``);
+* ``ours-rope-bf16``, ``ours-none-bf16``, ``baseline-bf16``: the same three trained in bf16 mixed
+  precision (the forward pass under CPU bf16 autocast, loss and AdamW in fp32), as
+  ``verify.train`` does for ``TrainConfig.precision = "bf16"``.  Our model keeps its token mixing
+  in fp32 (``verify.model.fp32_mixing``); the stock encoder runs whatever autocast gives it (its
+  attention in bf16, whose CPU backward kernel is slow) — that is what a user of stock PyTorch gets.
 
 All models see the same random (tokens, targets) batches of shape ``(batch, seq_len)`` over the
 same vocabulary, and use the same AdamW settings as ``verify.train`` (lr 1e-3, betas (0.9, 0.98),
@@ -32,8 +37,8 @@ peak.  Elementwise work (norms, GELU, softmax, RoPE, the optimizer) is not count
 overhead the fraction exposes.
 
 Each measurement runs untimed warm-up steps (``--warmup`` before a model's first measurement,
-one before each later one), then as many steps as fit in ``--seconds`` (default 10 s, so two
-sizes x three models x three repetitions, plus the peak, take about 3 minutes).
+one before each later one), then as many steps as fit in ``--seconds`` (default 6 s, so two
+sizes x six models x three repetitions, plus the peaks, take about 7 minutes).
 Measurements are repeated ``--repeats`` times, interleaving the models (the order rotates each
 repetition) so that machine noise is spread over all of them; the table shows the median.
 ``range`` is the spread (min-max) of tokens/s over the repetitions: a wide range means a noisy
@@ -41,7 +46,7 @@ machine, so read small differences with care.
 
 How to read the ratio
 ---------------------
-``ours/baseline`` = median tokens/s of our model / median tokens/s of the baseline.  Above 1 our
+``x/baseline`` = median tokens/s of model x / median tokens/s of the fp32 baseline.  Above 1 our
 model trains faster than stock PyTorch, below 1 slower (0.8 means our training steps take 1.25×
 as long).  Both models do the same work up to the position scheme (rotary or none vs. a learned
 table) and small bias/parameter differences, so the ratio is mainly the cost of our own
@@ -55,7 +60,7 @@ threads per process can collapse (each step waits for a preempted thread): compa
 
 Usage::
 
-    .venv/bin/python benchmarks/train_throughput.py             # ~3 min with defaults
+    .venv/bin/python benchmarks/train_throughput.py             # ~7 min with defaults
     .venv/bin/python benchmarks/train_throughput.py --quick     # smoke run, a few seconds
     .venv/bin/python benchmarks/train_throughput.py --threads 1 --sizes 4x128
 """
@@ -84,7 +89,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # the shared timing lo
 from timing import run_for  # noqa: E402
 from verify.train import clip_gradients, make_optimizer  # noqa: E402
 
-MODELS = ("ours-rope", "ours-none", "baseline")
+#: ``-bf16``: the same model trained with ``TrainConfig.precision = "bf16"`` (bf16 autocast around the
+#: forward pass, as ``verify.train`` does); ``baseline-bf16`` is the stock encoder under the same autocast
+MODELS = ("ours-rope", "ours-none", "baseline", "ours-rope-bf16", "ours-none-bf16", "baseline-bf16")
 POOL = 8  # distinct random batches cycled through during a measurement
 
 
@@ -145,6 +152,7 @@ class ModelResult:
 
 
 def build_model(name: str, args: argparse.Namespace, layers: int, d_model: int) -> nn.Module:
+    name = name.removesuffix("-bf16")
     if name == "baseline":
         return BaselineTransformer(args.vocab, layers, d_model, args.heads, args.seq_len)
     scheme = name.split("-", 1)[1]
@@ -160,25 +168,27 @@ def train_step_flops(layers: int, d_model: int, vocab: int, batch: int, seq_len:
     return 3 * forward
 
 
-def matmul_gflops(seconds: float, n: int = 1024) -> float:
-    """fp32 GFLOP/s of an n x n matmul, repeated for ``seconds`` (the machine's peak right now)."""
+def matmul_gflops(seconds: float, n: int = 1024, dtype: torch.dtype = torch.float32) -> float:
+    """GFLOP/s of an n x n matmul in ``dtype``, repeated for ``seconds`` (the machine's peak right now)."""
     gen = torch.Generator().manual_seed(0)
-    a, b = torch.randn(n, n, generator=gen), torch.randn(n, n, generator=gen)
-    out = torch.empty(n, n)
+    a, b = torch.randn(n, n, generator=gen).to(dtype), torch.randn(n, n, generator=gen).to(dtype)
+    out = torch.empty(n, n, dtype=dtype)
     calls, elapsed = run_for(lambda i: torch.mm(a, b, out=out), seconds, warmup=2)
     return 2 * n ** 3 * calls / elapsed / 1e9
 
 
 def make_stepper(model: nn.Module, data: list[tuple[torch.Tensor, torch.Tensor]],
-                 positions: torch.Tensor) -> Callable[[int], None]:
-    """A closure running one training step on batch ``i % len(data)``; the same for every model."""
+                 positions: torch.Tensor, bf16: bool = False) -> Callable[[int], None]:
+    """A closure running one training step on batch ``i % len(data)``; the same for every model
+    (with ``bf16``, the forward pass under bf16 autocast and the loss in fp32, as ``verify.train``)."""
     opt = make_optimizer(model, lr=1e-3)
     model.train()
 
     def step(i: int) -> None:
         tokens, targets = data[i % len(data)]
-        logits = model(tokens, positions)
-        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            logits = model(tokens, positions)
+        loss = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), targets.reshape(-1))
         loss.item()  # verify.train reads the loss every step (divergence check)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -208,7 +218,7 @@ def parse_sizes(text: str) -> list[tuple[int, int]]:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--seconds", type=float, default=10.0, help="timed seconds per measurement")
+    p.add_argument("--seconds", type=float, default=6.0, help="timed seconds per measurement")
     p.add_argument("--repeats", type=int, default=3, help="measurements per model (median reported)")
     p.add_argument("--warmup", type=int, default=5, help="untimed steps before a model's first measurement (one before each later one)")
     p.add_argument("--threads", type=int, default=1, help="torch.set_num_threads for the run (report workers use 1)")
@@ -243,10 +253,15 @@ class Throughput:
     measured once per repetition."""
     sizes: dict[str, dict[str, ModelResult]]
     peaks: list[float]  # GFLOP/s of the 1024x1024 fp32 matmul, one per repetition
+    bf16_peaks: list[float] = field(default_factory=list)  # the same matmul in bf16
 
     @property
     def peak(self) -> float:
         return statistics.median(self.peaks)
+
+    @property
+    def bf16_peak(self) -> float:
+        return statistics.median(self.bf16_peaks)
 
 
 def run(args: argparse.Namespace) -> Throughput:
@@ -263,23 +278,26 @@ def run(args: argparse.Namespace) -> Throughput:
         for name in args.models:
             torch.manual_seed(args.seed)
             model = build_model(name, args, layers, width)
-            steppers[label, name] = make_stepper(model, data, positions)
+            steppers[label, name] = make_stepper(model, data, positions, bf16=name.endswith("-bf16"))
             sizes[label][name] = ModelResult(name, parameter_count(model), args.batch * args.seq_len, flops)
     order = list(steppers)
-    peaks = []
+    peaks, bf16_peaks = [], []
     for rep in range(args.repeats):
         peaks.append(matmul_gflops(args.peak_seconds))
+        bf16_peaks.append(matmul_gflops(args.peak_seconds, dtype=torch.bfloat16))
         k = rep % len(order)
         for label, name in order[k:] + order[:k]:  # rotate the order every repetition
             # full warm-up before a model's first measurement; later ones re-warm caches with one step
             warmup = args.warmup if rep == 0 else min(args.warmup, 1)
             sizes[label][name].runs.append(measure(steppers[label, name], args.seconds, warmup))
-    return Throughput(sizes, peaks)
+    return Throughput(sizes, peaks, bf16_peaks)
 
 
 def format_table(results: dict[str, ModelResult], peak: float) -> str:
+    """One row per model; ``% peak`` is of the fp32 matmul peak for every model (a -bf16 model can
+    exceed 100 %: its matmuls run at the bf16 rate)."""
     base = results.get("baseline")
-    rows = [("model", "params", "steps/s", "tokens/s", "range tokens/s", "ours/baseline", "GFLOP/s", "% peak")]
+    rows = [("model", "params", "steps/s", "tokens/s", "range tokens/s", "x/baseline", "GFLOP/s", "% fp32 peak")]
     for r in results.values():
         lo, hi = r.tokens_per_s_range
         ratio = f"{r.tokens_per_s / base.tokens_per_s:.2f}" if base is not None and r is not base else "-"
@@ -325,7 +343,9 @@ def main(argv: list[str] | None = None) -> Throughput:
     finally:
         torch.set_num_threads(threads)
     print(f"fp32 matmul peak (1024x1024, {args.threads} thread(s)), median of {len(result.peaks)}: "
-          f"{result.peak:.1f} GFLOP/s (range {min(result.peaks):.1f}-{max(result.peaks):.1f})")
+          f"{result.peak:.1f} GFLOP/s (range {min(result.peaks):.1f}-{max(result.peaks):.1f}); "
+          f"bf16: {result.bf16_peak:.1f} GFLOP/s ({result.bf16_peak / result.peak:.1f}x fp32"
+          f"{'' if result.bf16_peak > 1.5 * result.peak else ': this CPU has no fast bf16 matmul, expect -bf16 to lose'})")
     for label, results in result.sizes.items():
         print(f"\n{label} (layers x d):")
         print(format_table(results, result.peak))

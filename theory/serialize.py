@@ -12,6 +12,18 @@ operands and outputs begin, so every restriction keeps the frame (see ``auxtasks
 
 Arrays are numpy; ``verify`` turns them into tensors.  Padding is on the right with ``PAD``,
 position id 0 and mask false, which a causal model never attends to from a real token.
+
+**Rule prefix** (a vocabulary made with ``rules=True``; docs/design.md §13).  Every row then reads
+
+    z = [RULE] r_1 .. r_K x_0 .. [SEP] y_0 ..
+
+``r_1 .. r_K`` are the task's rule tokens (``theory.rule_tokens``), unsupervised, with position
+ids 1..K; the instance's own ids move up by K.  The first token is the one ``rule`` token shared
+by every task, not the task's own token: a task's token says which task it is, so a model could
+answer from it and ignore the rule, and a task held out of training would start with a token
+whose embedding was never trained.  With one shared token the rule is the only thing that tells
+tasks apart.  ``add_rule_prefix`` inserts the prefix into rows made without it, so restrictions,
+which keep instance coordinates (``auxtasks.restriction``), are built first and prefixed after.
 """
 
 from __future__ import annotations
@@ -20,15 +32,21 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .rule_tokens import RULE_START, RULE_VOCAB, rule_tokens
 from .task import Task
+
+_RULE_IDS = {name: i for i, name in enumerate(RULE_VOCAB)}
 
 
 @dataclass(frozen=True)
 class Vocab:
-    """Token ids: ``0..symbols-1`` are task symbols, then SEP, PAD, then one token per task."""
+    """Token ids: ``0..symbols-1`` are task symbols, then SEP, PAD, then (``rules`` only) the rule
+    vocabulary ``theory.rule_tokens.RULE_VOCAB``, then one token per task.  The rule vocabulary
+    sits before the task tokens so that a stage, which appends task tokens, keeps its parent's ids."""
 
     symbols: int
     task_names: tuple[str, ...]
+    rules: bool = False  # rows carry their task's rule tokens (module docstring)
 
     @property
     def sep(self) -> int:
@@ -38,12 +56,22 @@ class Vocab:
     def pad(self) -> int:
         return self.symbols + 1
 
+    @property
+    def _rule_size(self) -> int:
+        return len(RULE_VOCAB) if self.rules else 0
+
+    def rule_token(self, name: str) -> int:
+        """The id of a rule-vocabulary token (``rules`` vocabularies only)."""
+        if not self.rules:
+            raise ValueError("this vocabulary has no rule tokens; make it with Vocab(..., rules=True)")
+        return self.symbols + 2 + _RULE_IDS[name]
+
     def task_token(self, name: str) -> int:
-        return self.symbols + 2 + self.task_names.index(name)
+        return self.symbols + 2 + self._rule_size + self.task_names.index(name)
 
     @property
     def size(self) -> int:
-        return self.symbols + 2 + len(self.task_names)
+        return self.symbols + 2 + self._rule_size + len(self.task_names)
 
 
 @dataclass
@@ -87,12 +115,17 @@ def instance_to_sequence_index(task: Task, n_value: int) -> np.ndarray:
 
 
 def serialize(task: Task, inputs: dict[str, np.ndarray], outputs: np.ndarray, vocab: Vocab,
-              task_token: str | None = None, coupled: bool = False) -> SequenceBatch:
+              task_token: str | None = None, coupled: bool = False, plain: bool = False) -> SequenceBatch:
     """Serialize a batch of one length; ``task_token`` defaults to the task's own name.
 
     ``coupled`` gives the position ids the rule's coupling implies (``theory.structure``:
-    aligned tokens share an id) instead of 0..L-1.
+    aligned tokens share an id) instead of 0..L-1.  With a ``rules`` vocabulary the rows carry the
+    rule prefix (module docstring) unless ``plain``: the rows in instance coordinates that
+    restrictions are cut from.
     """
+    if vocab.rules and coupled:
+        raise ValueError("rule prefixes and coupled position ids do not combine: the coupling gives ids to the "
+                         "instance's tokens only")
     B = outputs.shape[0]
     parts = [np.full((B, 1), vocab.task_token(task_token or task.name), np.int64)]
     for name in task.operand_names:
@@ -109,7 +142,38 @@ def serialize(task: Task, inputs: dict[str, np.ndarray], outputs: np.ndarray, vo
     else:
         ids = np.arange(L, dtype=np.int64)
     positions = np.broadcast_to(ids, (B, L)).copy()
-    return SequenceBatch(tokens, positions, mask)
+    batch = SequenceBatch(tokens, positions, mask)
+    return batch if plain else add_rule_prefix(batch, task, vocab)
+
+
+def rule_prefix_ids(task: Task, vocab: Vocab) -> np.ndarray:
+    """The ids of ``task``'s rule tokens in ``vocab`` (empty without ``rules``)."""
+    if not vocab.rules:
+        return np.zeros(0, np.int64)
+    return np.array([vocab.rule_token(name) for name in rule_tokens(task)], np.int64)
+
+
+def prefix_length(task: Task, vocab: Vocab) -> int:
+    """Tokens the rule prefix adds to each row of ``task`` (0 without ``rules``)."""
+    return len(rule_tokens(task)) if vocab.rules else 0
+
+
+def add_rule_prefix(batch: SequenceBatch, task: Task, vocab: Vocab) -> SequenceBatch:
+    """``batch`` (rows made without the prefix, the task token first: full instances or
+    restrictions of ``task``) with the shared ``rule`` token in place of the task token and the
+    rule tokens after it (ids after the first token's, mask false); every later real token's id
+    moves up by K, padding keeps id 0.  Unchanged without ``rules``."""
+    if not vocab.rules:
+        return batch
+    prefix = rule_prefix_ids(task, vocab)
+    B, K = len(batch), len(prefix)
+    tokens = np.concatenate([np.full((B, 1), vocab.rule_token(RULE_START), np.int64),
+                             np.broadcast_to(prefix, (B, K)), batch.tokens[:, 1:]], axis=1)
+    rest = batch.positions[:, 1:]
+    rest = np.where(batch.tokens[:, 1:] != vocab.pad, rest + K, rest)
+    positions = np.concatenate([batch.positions[:, :1], batch.positions[:, :1] + np.arange(1, K + 1), rest], axis=1)
+    mask = np.concatenate([batch.mask[:, :1], np.zeros((B, K), bool), batch.mask[:, 1:]], axis=1)
+    return SequenceBatch(tokens, positions.astype(np.int64), mask)
 
 
 def concatenate(batches: list[SequenceBatch], pad: int) -> SequenceBatch:

@@ -429,6 +429,13 @@ def _tasks(args: argparse.Namespace) -> int:
             print(f"             {seq_name}[t] = {rule}")
         if len(task.operands) > 1:
             print(f"  operands:  {', '.join(f'{o} ({e} tokens)' for o, e in zip(task.operand_names, task.operand_lengths))}")
+        from theory.rule_tokens import RuleTokenError, rule_tokens
+
+        try:  # what a rule-prefix run shows the model (docs/design.md §13)
+            tokens = rule_tokens(task)
+            print(f"  rule tokens ({len(tokens)}): {' '.join(tokens)}")
+        except RuleTokenError as err:
+            print(f"  rule tokens: none ({err})")
     print(f"  length n:  {task.length_meaning}; alphabet {task.alphabet}{' (distinct tokens)' if task.distinct else ''}")
     print(f"  example (n={n_value}):")
     print(f"    tokens:    {seq.tokens[0].tolist()}")

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from auxtasks.restriction import RestrictionTask, restrict
-from theory.serialize import SequenceBatch, Vocab, serialize
+from theory.serialize import SequenceBatch, Vocab, add_rule_prefix, serialize
 from theory.solver import Solution
 from theory.task import Task
 
@@ -143,15 +143,24 @@ def measure_length(model: torch.nn.Module, task: Task, restriction: RestrictionT
     ids included, so it asks whether the model reads the right tokens given the right ids, not
     whether it predicts the ids.
 
+    A vocabulary with rules (``Vocab(..., rules=True)``) gives every row, restrictions included, the
+    task's rule prefix (``theory.serialize``); the restrictions are cut before it is inserted.
+
     ``inspect(full, sol)``, if given, is called once with the serialized evaluation instances and
     their ``Solution`` (supports included) before anything is measured, so a caller can probe the
     very instances measured (``verify.run``: HSA's chunk selection); it must leave the model as it
     found it.  It draws nothing from this function's generator, so the measurement is unchanged.
     """
     coupled = coupled or predicted
+    if vocab.rules and (predicted or inspect is not None):
+        raise ValueError("rule-prefix runs measure neither scheme 'predicted' nor chunk selection")
     rng = np.random.default_rng(seed)
     inputs, sol = task.generate(rng, instances, length)
-    full = serialize(task, inputs, sol.outputs, vocab, coupled=coupled)
+    # restrictions are cut from the rows in instance coordinates; the model reads them with the
+    # rule prefix when the vocabulary has one (K more slots before the instance; 0 otherwise)
+    plain = serialize(task, inputs, sol.outputs, vocab, coupled=coupled, plain=True)
+    full = add_rule_prefix(plain, task, vocab)
+    shift = full.tokens.shape[1] - plain.tokens.shape[1]
     if inspect is not None:
         inspect(full, sol)
     pred_full = predictions(model, full)
@@ -169,12 +178,13 @@ def measure_length(model: torch.nn.Module, task: Task, restriction: RestrictionT
 
     errors = consistent = total = 0
     for _ in range(RESTRICTIONS_PER_INSTANCE if restriction is not None else 0):
-        rb = restrict(task, full, sol.support, length, restriction.m, rng, pad=vocab.pad)
-        pred_r = predictions(model, rb.batch)
-        last = rb.batch.mask[:, 1:].argmax(axis=1)  # slot that predicts the target
+        rb = restrict(task, plain, sol.support, length, restriction.m, rng, pad=vocab.pad)
+        restricted = add_rule_prefix(rb.batch, task, vocab)
+        pred_r = predictions(model, restricted)
+        last = restricted.mask[:, 1:].argmax(axis=1)  # slot that predicts the target
         answer_r = pred_r[np.arange(len(last)), last]
-        answer_full = pred_full[rb.source_row, rb.target_position - 1]
-        target = full.tokens[rb.source_row, rb.target_position]
+        answer_full = pred_full[rb.source_row, rb.target_position - 1 + shift]
+        target = plain.tokens[rb.source_row, rb.target_position]
         errors += int((answer_r != target).sum())
         consistent += int((answer_r == answer_full).sum())
         total += len(last)

@@ -135,6 +135,27 @@ def attention_temperature(positions: torch.Tensor, train_context: int) -> torch.
     return scale.clamp(min=1.0)
 
 
+@contextmanager
+def fp32_mixing(*tensors: torch.Tensor) -> Iterator[tuple[torch.Tensor, ...]]:
+    """``with fp32_mixing(q, k, v) as (q, k, v):`` — the token mixing (attention, HSA, the
+    recurrence) in fp32.
+
+    Outside autocast (fp32 training, every evaluation) it yields the tensors unchanged and does
+    nothing else, so fp32 runs are bit-for-bit what they were.  Under bf16 autocast
+    (``TrainConfig.precision = "bf16"``, ``verify.train``) it yields them in fp32 with autocast off:
+    the projections and the MLP keep their bf16 matmuls (where the speed is), while the softmax
+    over keys and the scan run in fp32 — on CPU the bf16 attention kernel's backward is several
+    times slower than fp32 (benchmarks/THROUGHPUT.md), and a bf16 scan would round its running
+    state every step.  (RoPE is applied before, in the projections' bf16: ``rope_tables`` follow
+    the autocast dtype.)
+    """
+    if not torch.is_autocast_enabled("cpu"):
+        yield tensors
+        return
+    with torch.autocast("cpu", enabled=False):
+        yield tuple(t.float() for t in tensors)
+
+
 class Block(nn.Module):
     def __init__(self, cfg: ModelConfig):
         super().__init__()
@@ -158,23 +179,25 @@ class Block(nn.Module):
                 bias: torch.Tensor | None = None, q_scale: torch.Tensor | None = None) -> torch.Tensor:
         B, L, D = h.shape
         if self.mixer in ("recurrent", "recurrent+hsa"):
-            h = h + self.recurrence(self.ln_rec(h))
+            with fp32_mixing(self.ln_rec(h)) as (x,):  # the scan accumulates over the whole sequence: fp32
+                h = h + self.recurrence(x)
             if self.mixer == "recurrent":
                 return h + self.mlp(self.ln2(h))
         qkv = self.qkv(self.ln1(h)).view(B, L, 3, self.heads, D // self.heads).permute(2, 0, 3, 1, 4)
         q, k, v = qkv.unbind(0)
         if rope is not None:  # queries and keys rotated together: one set of kernels for both
             q, k = _rotate(qkv[:2], *rope).unbind(0)
-        if q_scale is not None:  # q·k is linear in q: scaling q scales that query's logits
-            q = q * q_scale
-        if self.mixer != "attention":  # hsa, recurrent+hsa
-            att = self._sparse_attention(q, k, v, bias)
-        elif self.recording or self.patching:
-            att = self._hooked_attention(q, k, v, bias)
-        elif bias is None:
-            att = F.scaled_dot_product_attention(q, k, v, is_causal=True)
-        else:  # the causal mask is folded into the float bias (-inf above the diagonal)
-            att = F.scaled_dot_product_attention(q, k, v, attn_mask=bias)
+        with fp32_mixing(q, k, v) as (q, k, v):
+            if q_scale is not None:  # q·k is linear in q: scaling q scales that query's logits
+                q = q * q_scale
+            if self.mixer != "attention":  # hsa, recurrent+hsa
+                att = self._sparse_attention(q, k, v, bias)
+            elif self.recording or self.patching:
+                att = self._hooked_attention(q, k, v, bias)
+            elif bias is None:
+                att = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+            else:  # the causal mask is folded into the float bias (-inf above the diagonal)
+                att = F.scaled_dot_product_attention(q, k, v, attn_mask=bias)
         h = h + self.proj(att.transpose(1, 2).reshape(B, L, D))
         return h + self.mlp(self.ln2(h))
 
@@ -254,6 +277,8 @@ class Transformer(nn.Module):
             h = h + self.pos_embed(positions)
         elif scheme == "rope":
             rope = rope_tables(positions, self.inv_freq)  # broadcast over heads
+            if torch.is_autocast_enabled("cpu"):  # bf16 training: rotate in the projections' dtype, half the traffic
+                rope = tuple(table.to(torch.get_autocast_dtype("cpu")) for table in rope)
         elif scheme == "sinusoidal":
             angles = positions.to(torch.float32)[..., None] * self.sin_freq  # (B, L, d/2)
             # scaled to the RMS of a fresh learned table (sin/cos have RMS 1/√2): at unit scale the

@@ -295,3 +295,44 @@ def aux_predicts_scatter(items: list[dict], restrictions: list[dict], items_titl
         if groups:
             ax.legend(fontsize=6, loc="upper left")
     _save(fig, path)
+
+
+# ---------------------------------------------------------------------------- long context (issue 13)
+
+
+def chunk_selection_vs_length(task: str, series: list[tuple], path: Path, conditions: list[str]) -> None:
+    """Per HSA condition, chunk-selection accuracy (solid; every seed thin, pooled over seeds thick)
+    and exact match pooled over seeds (dashed, the same colour) against length on a log axis, the
+    training range shaded.  ``series``: (condition, pooled selection {N: share}, per-seed selections
+    [{N: share}], pooled exact match {N: share}, (train lo, train hi)); colours follow ``conditions``
+    (the suite's order, as in the accuracy plot)."""
+    fig = _figure(figsize=(7.5, 4.4))
+    ax = fig.subplots()
+    lengths = sorted({L for _, sel, _, em, _ in series for L in (*sel, *em)})
+    for condition, selection, seeds, exact, _ in series:
+        color = _color(conditions, condition)
+        for curve in seeds:
+            xs = sorted(curve)
+            ax.plot(xs, [curve[L] for L in xs], color=color, alpha=0.25, lw=0.8)
+        xs = sorted(selection)
+        ax.plot(xs, [selection[L] for L in xs], color=color, lw=2, marker="o", ms=3,
+                label=f"{condition}: chunk selection ({len(seeds)} seeds)")
+        xs = sorted(exact)
+        ax.plot(xs, [exact[L] for L in xs], color=color, lw=1.5, ls="--", marker="s", ms=3,
+                label=f"{condition}: exact match")
+    for lo, hi in sorted({s[4] for s in series}):
+        ax.axvspan(lo - 0.5 if lo > 1 else lo / 2, hi + 0.5, color="0.9", zorder=0)
+    ax.set_xscale("log", base=2)
+    if lengths:
+        ax.set_xlim(lengths[0] / 1.3, lengths[-1] * 1.3)
+        ax.set_xticks(lengths, [str(L) for L in lengths])  # the tested lengths, written out (not 2^k)
+        ax.minorticks_off()
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlabel("length N (log scale; training range shaded)")
+    ax.set_ylabel("share of outputs (selection) / instances (exact match)")
+    ax.set_title(f"{task}: did the top-k selection hold the support's chunks? (solid)\n"
+                 "exact match of the same condition (dashed); thin: single seeds", fontsize=9)
+    ax.grid(alpha=0.3)
+    if series:
+        ax.legend(fontsize=7, loc="best")
+    _save(fig, path)

@@ -188,6 +188,10 @@ def render(suite: Suite, directory: Path, command: str, invocation_seconds: floa
 
     if has_transfer_claims(suite):  # (transfer claims, issue 11): their sections go after the per-task ones
         sections.append("\n".join(transfer_sections(suite, runs, directory, verdicts)))
+    from .long_context_report import has_chunk_selection, long_context_sections  # (HSA runs, issue 13)
+
+    if has_chunk_selection(runs):  # chunk selection and the benchmark's efficiency table, after the per-task ones
+        sections.append("\n".join(long_context_sections(suite, runs, directory)))
     suite_verdicts = [judged[c.name] for c in claims if c.task is None]
 
     store.export_json()

@@ -17,6 +17,13 @@ Scheme ``predicted`` trains on coupled ids like ``coupled`` plus the next-id los
 (``verify.train``); validation and the exact match it reports decode with the model's own ids
 (``verify.measure.decode_with_predicted_ids``), restrictions are measured with the true ids.
 
+A run with ``spec.rule_prefix`` (Meta-RFFT's explicitly given rules, docs/design.md §13) makes its
+vocabulary with the rule tokens (``Vocab(..., rules=True)``), so every row it serializes — primary,
+mixture items, restrictions, validation, measurement, transfer probes — starts with the shared
+``rule`` token and its own task's rule tokens (``theory.serialize``); a pretraining stage's zero-shot
+validation and measurement of its held-out primary thus read that task's rule, never its untrained
+task token.
+
 Transfer measurements (Cai et al.'s extrapolation by association, issue 11): a run whose mixture
 has a derived or plain task item (not with schemes ``coupled``/``predicted``, which allow
 restriction items only) also stores what a transfer report reads, since a fresh clone has no
@@ -59,7 +66,8 @@ from auxtasks.derive import derive
 from auxtasks.restriction import RestrictionTask
 from auxtasks.derive import resolve_task
 from theory.structure import structure_profile
-from theory.serialize import SequenceBatch, Vocab, sample_sequences, sequence_length, serialize
+from theory.rule_tokens import RULE_FORMAT, RuleTokenError, rule_tokens
+from theory.serialize import SequenceBatch, Vocab, prefix_length, sample_sequences, sequence_length, serialize
 
 from .measure import decode_with_predicted_ids, decoded_as_predictions, exact_match, measure_length, predictions
 from .model import ModelConfig, Transformer
@@ -146,6 +154,9 @@ def _vocabulary(spec: RunSpec, task=None) -> tuple[int, tuple[str, ...]]:
             symbols.append(_item_task(task, item, spec).symbols)
         tokens.append(item.token)
     if spec.init_from is not None:
+        if bool(spec.init_from.rule_prefix) != bool(spec.rule_prefix):
+            raise SuiteError(f"condition {spec.condition!r} and its parent {spec.init_from.condition!r} differ in "
+                             "rule_prefix; a stage keeps its parent's vocabulary: give both the same rule_prefix")
         parent_symbols, parent_tokens = _vocabulary(spec.init_from)
         if max(symbols) > parent_symbols:
             raise SuiteError(f"condition {spec.condition!r} mixes in a task with {max(symbols)} symbols but its parent "
@@ -157,13 +168,18 @@ def _vocabulary(spec: RunSpec, task=None) -> tuple[int, tuple[str, ...]]:
 
 def _longest(spec: RunSpec, task=None) -> int:
     """The longest sequence a run sees (+1), at least its parent's: a stage's position table holds
-    every position its parent learned."""
+    every position its parent learned.  Rule prefixes count (their tokens have positions too)."""
     task = task or resolve_task(spec.task)
     top = max(spec.test_lengths)
-    sizes = [sequence_length(task, top)]
+
+    def prefix(t) -> int:  # a rule-prefix run's rows are longer by their rule
+        return len(rule_tokens(t)) if spec.rule_prefix else 0
+
+    sizes = [sequence_length(task, top) + prefix(task)]
     for item in spec.mixture:
         if item.kind != "restriction":
-            sizes.append(sequence_length(_item_task(task, item, spec), item.lengths[1]))
+            item_task = _item_task(task, item, spec)
+            sizes.append(sequence_length(item_task, item.lengths[1]) + prefix(item_task))
     own = max(sizes)
     return max(own, _longest(spec.init_from)) if spec.init_from is not None else own
 
@@ -191,6 +207,25 @@ def _sampler(task, item: MixtureItem, vocab: Vocab):
     return lambda rng, k: sample_sequences(task, rng, k, item.lengths, vocab, task_token=item.token)
 
 
+def _check_rule_prefix(spec: RunSpec, tasks: list) -> None:
+    """A rule-prefix run needs this code's rule format, a scheme without coupled ids, a mixer without
+    HSA's probe, and rule tokens for every task it serializes (``verify.suite.build_spec`` checks the
+    same for suites; this guards specs made any other way)."""
+    if spec.rule_prefix != RULE_FORMAT:
+        raise SuiteError(f"run {spec.key} was specified with rule format {spec.rule_prefix}; this code writes rule "
+                         f"format {RULE_FORMAT} (theory.rule_tokens), so it cannot reproduce the run")
+    if spec.position_scheme in COUPLED_SCHEMES or spec.mixer in HSA_MIXERS:
+        raise SuiteError(f"condition {spec.condition!r}: rule_prefix does not combine with position scheme "
+                         f"{spec.position_scheme!r} / mixer {spec.mixer!r}; use a scheme without coupled ids and "
+                         "mixer 'attention' or 'recurrent'")
+    for task in tasks:
+        try:
+            rule_tokens(task)
+        except RuleTokenError as err:
+            raise SuiteError(f"condition {spec.condition!r} has rule_prefix, but {err}; drop rule_prefix from the "
+                             "condition or train only symbolic tasks in it") from None
+
+
 def build(spec: RunSpec, weights: Path | None = None):
     """The task, measuring restriction (None if the support is unbounded), vocabulary, model, sources.
 
@@ -211,8 +246,10 @@ def build(spec: RunSpec, weights: Path | None = None):
     if any(item.kind == "restriction" for item in spec.mixture) and restriction is None:
         raise SuiteError(f"task {task.name!r} has no restriction family: its support grows with n ({profile.sparsity()})")
     items = [(item, _item_task(task, item, spec) if item.kind != "restriction" else None) for item in spec.mixture]
+    if spec.rule_prefix:
+        _check_rule_prefix(spec, [task] + [t for _, t in items if t is not None])
     symbols, token_names = _vocabulary(spec, task)
-    vocab = Vocab(symbols, token_names)
+    vocab = Vocab(symbols, token_names, rules=bool(spec.rule_prefix))
     longest = _longest(spec, task)
     model_cfg = ModelConfig(vocab.size, spec.layers, spec.d_model, spec.heads, spec.position_scheme,
                             max_positions=longest + spec.train.max_position_offset + 1,
@@ -261,17 +298,19 @@ def transfer_probe_length(spec: RunSpec) -> int:
     return (n + 1 + top) // 2 if top > n else n
 
 
-def _usable(task, length: int, model: Transformer) -> bool:
-    """Whether ``task`` admits ``length`` and its sequence fits the model's learned position table."""
+def _usable(task, length: int, model: Transformer, vocab: Vocab) -> bool:
+    """Whether ``task`` admits ``length`` and its sequence (rule prefix included) fits the model's
+    learned position table."""
     if length < task.min_length or (task.max_length is not None and length > task.max_length):
         return False
-    return model.pos_embed is None or sequence_length(task, length) <= model.cfg.max_positions
+    size = sequence_length(task, length) + prefix_length(task, vocab)
+    return model.pos_embed is None or size <= model.cfg.max_positions
 
 
-def _probe_length(task, length: int, model: Transformer) -> int:
+def _probe_length(task, length: int, model: Transformer, vocab: Vocab) -> int:
     """``length`` capped to what ``task`` admits (and the model's position table holds)."""
     length = max(task.min_length, min(length, task.max_length or length))
-    while length > task.min_length and not _usable(task, length, model):
+    while length > task.min_length and not _usable(task, length, model, vocab):
         length -= 1
     return length
 
@@ -311,16 +350,17 @@ class _TransferProbe:
         n = spec.train_lengths[1]
         top = min(max(item.lengths[1] for item in items), max(spec.test_lengths))
         self.lengths = [length for length in range(n + 1, top + 1)
-                        if _usable(task, length, model) and all(_usable(t, length, model) for _, t, _ in targets)]
+                        if _usable(task, length, model, vocab) and all(_usable(t, length, model, vocab)
+                                                                       for _, t, _ in targets)]
         probe = transfer_probe_length(spec)
         self.main = [_instances(task.name, task, task.name, length, CHECKPOINT_INSTANCES, vocab, PROBE_SEED)
                      for length in self.lengths]
-        self.main_map = _instances(task.name, task, task.name, _probe_length(task, probe, model), CHECKPOINT_INSTANCES,
-                                   vocab, PROBE_SEED)
+        self.main_map = _instances(task.name, task, task.name, _probe_length(task, probe, model, vocab),
+                                   CHECKPOINT_INSTANCES, vocab, PROBE_SEED)
         self.items = {label: ([_instances(label, t, token, length, CHECKPOINT_INSTANCES, vocab, PROBE_SEED)
                                for length in self.lengths],
-                              _instances(label, t, token, _probe_length(t, probe, model), CHECKPOINT_INSTANCES, vocab,
-                                         PROBE_SEED))
+                              _instances(label, t, token, _probe_length(t, probe, model, vocab), CHECKPOINT_INSTANCES,
+                                         vocab, PROBE_SEED))
                       for label, t, token in targets}
 
     def __call__(self, model: torch.nn.Module) -> dict:
@@ -343,18 +383,18 @@ def _final_transfer_measurements(result: RunResult, spec: RunSpec, task, items: 
     probe = transfer_probe_length(spec)
     result.head_map_length = probe
     result.head_maps[task.name] = _map_rows(mean_ablation_map(
-        model, [_instances(task.name, task, task.name, _probe_length(task, probe, model), HEAD_MAP_INSTANCES, vocab,
-                           PROBE_SEED)]))
+        model, [_instances(task.name, task, task.name, _probe_length(task, probe, model, vocab), HEAD_MAP_INSTANCES,
+                           vocab, PROBE_SEED)]))
     for item in items:
         item_task = _item_task(task, item, spec)
         rows = []
         for length in spec.test_lengths:
-            if _usable(item_task, length, model):
+            if _usable(item_task, length, model, vocab):
                 batch = _item_evaluation_set(item, item_task, length, count, vocab)
                 rows.append([int(length), int(exact_match(predictions(model, batch), batch)[0].sum()), count])
         result.item_measurements[item.source] = rows
         result.head_maps[item.source] = _map_rows(mean_ablation_map(
-            model, [_instances(item.source, item_task, item.token, _probe_length(item_task, probe, model),
+            model, [_instances(item.source, item_task, item.token, _probe_length(item_task, probe, model, vocab),
                                HEAD_MAP_INSTANCES, vocab, PROBE_SEED)]))
 
 

@@ -23,9 +23,21 @@ class TrainConfig:
     model_seed: int = 0
     max_position_offset: int = 0  # random per-row offset of position ids in training (learned PE)
     divergence_factor: float = 10.0  # loss above this × its early value counts as a blow-up
+    #: arithmetic of the training forward and backward passes (``PRECISIONS``): ``fp32``, or ``bf16``
+    #: mixed precision — the projections, MLP and output head under bf16 autocast, the token mixing,
+    #: norms, loss, master weights and optimizer in fp32 (``verify.train``, ``verify.model.fp32_mixing``).
+    #: Validation and evaluation always run in fp32.  Left out of the key at ``fp32``.
+    precision: str = "fp32"
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        d = asdict(self)
+        if d["precision"] == "fp32":  # runs made before the field existed keep their keys
+            del d["precision"]
+        return d
+
+
+#: ``TrainConfig.precision`` values
+PRECISIONS = ("fp32", "bf16")
 
 
 @dataclass(frozen=True)
@@ -92,6 +104,10 @@ class RunSpec:
     #: 0 (``theory.structure.separator_id``: reversed couplings; before the fix it had id 0), so its
     #: results stop matching runs made with the old ids; 1 (left out of the key) everywhere else
     coupling_ids: int = 1
+    #: 0 (left out of the key): rows start with their task token; else every row, training, validation and
+    #: measurement alike, starts with the shared ``rule`` token and its task's rule tokens, written in
+    #: format ``theory.rule_tokens.RULE_FORMAT`` (the number, so a new format makes new keys)
+    rule_prefix: int = 0
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -100,6 +116,15 @@ class RunSpec:
         for name, default in _OMITTED_DEFAULTS.items():
             if d[name] == default:
                 del d[name]
+        # a parent is kept whole (every field, as stage keys were first made), except the fields added
+        # since, which are left out at their defaults there too, so stored stages keep their keys
+        parent = d["init_from"]
+        while parent is not None:
+            if parent.get("rule_prefix") == 0:
+                del parent["rule_prefix"]
+            if parent["train"].get("precision") == "fp32":
+                del parent["train"]["precision"]
+            parent = parent["init_from"]
         return d
 
     @classmethod
@@ -124,7 +149,8 @@ class RunSpec:
 HSA_MIXERS = ("hsa", "recurrent+hsa")
 
 #: ``RunSpec`` fields that ``to_dict`` (hence the key) omits at these values
-_OMITTED_DEFAULTS = {"primary_weight": 1.0, "mixer": "attention", "chunk_size": 8, "top_k": 2, "coupling_ids": 1}
+_OMITTED_DEFAULTS = {"primary_weight": 1.0, "mixer": "attention", "chunk_size": 8, "top_k": 2, "coupling_ids": 1,
+                     "rule_prefix": 0}
 
 
 def spec_key(spec: dict) -> str:

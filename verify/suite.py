@@ -36,7 +36,7 @@ from auxtasks.derive import derive, resolve_task, restriction_defaults
 from theory.task import TaskDefinitionError
 from theory.userfile import run_user_file
 
-from .spec import MixtureItem, RunSpec, TrainConfig
+from .spec import PRECISIONS, MixtureItem, RunSpec, TrainConfig
 
 from theory.task import definition_digest  # the run key hashes what the task *is*, not only its name
 
@@ -137,6 +137,10 @@ class Condition:
     mixer: str = "attention"
     chunk_size: int = 8
     top_k: int = 2
+    #: every row (primary, mixture items, validation, measurement) carries its task's rule tokens after
+    #: one shared ``rule`` token (``theory.serialize``; docs/design.md §13); symbolic tasks only, not
+    #: with coupled ids or HSA's chunk-selection probe.  A stage keeps its parent's setting.
+    rule_prefix: bool = False
 
     def __post_init__(self):
         if not isinstance(self.name, str) or not re.fullmatch(r"[A-Za-z0-9_+\-.]+", self.name or ""):
@@ -177,6 +181,11 @@ class Condition:
         if self.position_scheme is not None and self.position_scheme not in RUNNABLE_SCHEMES:
             raise SuiteError(f"condition {self.name!r}: unknown position scheme {self.position_scheme!r}; choose one of "
                              f"{', '.join(RUNNABLE_SCHEMES)} (or None for the plan's)")
+        if not isinstance(self.rule_prefix, bool):
+            raise SuiteError(f"condition {self.name!r}: rule_prefix must be True or False, got {self.rule_prefix!r}")
+        if self.rule_prefix and self.mixer in ("hsa", "recurrent+hsa"):
+            raise SuiteError(f"condition {self.name!r}: rule_prefix does not combine with the {self.mixer} mixer (its "
+                             "chunk-selection probe reads instance positions); use mixer='attention' or drop rule_prefix")
 
 
 @dataclass(frozen=True)
@@ -467,6 +476,8 @@ class Suite:
     #: suites (report folders beside this one) whose stored runs with the same key are copied in
     #: instead of trained again (``verify.runner.copy_from_stores``; not with ``--fresh``)
     reuse_from: tuple[str, ...] = ()
+    #: arithmetic of every run's training passes (``verify.spec.PRECISIONS``; ``TrainConfig.precision``)
+    precision: str = "fp32"
     #: quick-look overrides applied on the command line (``--seeds``, ``--steps``), as text
     overrides: tuple[str, ...] = field(default=())
 
@@ -544,7 +555,7 @@ class Suite:
                                       condition.position_scheme or plan.position_scheme,
                                       layers=layers, d_model=d_model, heads=heads,
                                       eval_every=self.eval_every, eval_instances=self.eval_instances, parent=parent,
-                                      test_lengths=plan.test_lengths)
+                                      test_lengths=plan.test_lengths, precision=self.precision)
                     built[(condition.name, seed)] = spec
             # report order: the suite's condition order, seeds ascending
             specs += [built[(c.name, seed)] for c in self.plan_conditions(plan) for seed in plan.seeds_in(self, c)]
@@ -578,6 +589,8 @@ def _validate(suite: Suite) -> None:
         value = getattr(suite, name)
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
             raise SuiteError(f"{name} must be a number in [0, 1], got {value!r}")
+    if suite.precision not in PRECISIONS:
+        raise SuiteError(f"unknown precision {suite.precision!r}; choose one of {', '.join(PRECISIONS)}")
     if not isinstance(suite.about, str):
         raise SuiteError(f"about (the report's opening paragraph) must be a string, got {suite.about!r}")
     for plan in suite.plans:
@@ -891,7 +904,8 @@ def resolve_item(item: Item, task, train_lengths: tuple[int, int], restriction_m
 def build_spec(task, task_ref: str, condition: Condition, seed: int, train_max: int, test_max: int, steps: int,
                position_scheme: str, *, layers: int, d_model: int, heads: int, eval_every: int,
                eval_instances: int, validation_instances: int = 256, data_seed: int | None = None,
-               parent: RunSpec | None = None, test_lengths: tuple[int, ...] | None = None) -> RunSpec:
+               parent: RunSpec | None = None, test_lengths: tuple[int, ...] | None = None,
+               precision: str = "fp32") -> RunSpec:
     """The one place a ``RunSpec`` is made: ``task`` is the resolved primary, ``task_ref`` how it is
     named (catalogue name or file path; workers resolve it again), ``parent`` the spec of the run
     this one finetunes from (``condition.init_from``'s run of the same seed)."""
@@ -906,16 +920,52 @@ def build_spec(task, task_ref: str, condition: Condition, seed: int, train_max: 
             (layers, d_model, heads, position_scheme, condition.mixer):
         raise SuiteError(f"condition {condition.name!r} finetunes from {condition.init_from!r}, which has another "
                          "architecture; a stage keeps its parent's layers, d_model, heads, position scheme and mixer")
+    rule_prefix = _rule_prefix(task, condition, position_scheme, mixture, lengths, parent)
     return RunSpec(task=task_ref, condition=condition.name, seed=seed, **lengths, layers=layers, d_model=d_model,
                    heads=heads, position_scheme=position_scheme,
                    train=TrainConfig(steps=steps, eval_every=eval_every,
                                      data_seed=1000 + seed if data_seed is None else data_seed, model_seed=seed,
-                                     max_position_offset=32 if position_scheme in ("learned", "coupled", "predicted") else 0),
+                                     max_position_offset=32 if position_scheme in ("learned", "coupled", "predicted") else 0,
+                                     precision=precision),
                    mixture=mixture, init_from=parent, eval_instances=eval_instances,
                    primary_weight=float(condition.primary_weight),
                    mixer=condition.mixer, chunk_size=condition.chunk_size, top_k=condition.top_k,
-                   coupling_ids=_coupling_ids(task, position_scheme, train_max),
+                   coupling_ids=_coupling_ids(task, position_scheme, train_max), rule_prefix=rule_prefix,
                    validation_instances=validation_instances, task_digest=definition_digest(task))
+
+
+def _rule_prefix(task, condition: Condition, position_scheme: str, mixture: tuple[MixtureItem, ...], lengths: dict,
+                 parent: RunSpec | None) -> int:
+    """``RunSpec.rule_prefix`` of a condition: 0 without one, else the rule-token format, once every
+    task the run serializes has rule tokens and the stage agrees with its parent (its vocabulary
+    holds the rule tokens exactly when its parent's does)."""
+    from theory.rule_tokens import RULE_FORMAT, RuleTokenError, rule_tokens
+
+    wanted = RULE_FORMAT if condition.rule_prefix else 0
+    if parent is not None and parent.rule_prefix != wanted:
+        raise SuiteError(f"condition {condition.name!r} finetunes from {condition.init_from!r}, which "
+                         f"{'has' if parent.rule_prefix else 'has no'} rule prefix; a stage keeps its parent's "
+                         f"vocabulary: give both the same rule_prefix", needle=condition.name)
+    if not wanted:
+        return 0
+    if position_scheme in ("coupled", "predicted"):
+        raise SuiteError(f"condition {condition.name!r}: rule_prefix does not combine with position scheme "
+                         f"{position_scheme!r} (coupled ids number the instance's tokens only); use rope, learned, "
+                         "sinusoidal, alibi or none", needle=condition.name)
+    tasks = [task]
+    for item in mixture:
+        if item.kind == "derived":
+            tasks.append(_derivation(task, lengths["train_lengths"][1], lengths["restriction_m"],
+                                     lengths["restriction_lengths"]).by_name(item.source).task)
+        elif item.kind == "task":
+            tasks.append(resolve_task(item.source))
+    for each in tasks:
+        try:
+            rule_tokens(each)
+        except RuleTokenError as err:
+            raise SuiteError(f"condition {condition.name!r} has rule_prefix=True, but {err}; drop rule_prefix from the "
+                             f"condition or train only symbolic tasks in it", needle=condition.name) from None
+    return wanted
 
 
 def _coupling_ids(task, position_scheme: str, train_max: int) -> int:
@@ -995,8 +1045,8 @@ def check_suite(suite: Suite, path: Path | None = None) -> None:
                                                      f"{condition.train_max}: {err}") from None
     try:
         suite.runs()
-    except (TaskDefinitionError, SuiteError) as err:
-        raise _located(path, None, str(err)) from None
+    except (TaskDefinitionError, SuiteError) as err:  # a problem about a condition points at its line
+        raise _located(path, getattr(err, "needle", None), str(err)) from None
     _check_claims(suite, path)
 
 

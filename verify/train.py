@@ -18,6 +18,12 @@ and assembling batches, forward + loss + backward, clipping + optimizer, validat
 checkpoint copy); ``benchmarks/run_split.py`` prints it.  AdamW and the clipping use the
 multi-tensor (``foreach``) kernels: on CPU torch defaults to one kernel per parameter, and the
 foreach path gives bit-identical updates (checked when it was introduced), so results are unchanged.
+
+``TrainConfig.precision = "bf16"`` runs the forward pass under CPU bf16 autocast: the matmuls of
+the projections, the MLP and the output head in bf16 (on a CPU with bf16 instructions about 3× the
+fp32 matmul rate), the token mixing in fp32 (``verify.model.fp32_mixing``), the losses, the master
+weights and AdamW in fp32.  No loss scaling: bf16 has fp32's exponent range.  Validation runs
+outside the autocast region, in fp32, like evaluation.
 """
 
 from __future__ import annotations
@@ -35,7 +41,7 @@ import torch.nn.functional as F
 from theory.serialize import SequenceBatch, concatenate
 
 from .batches import IGNORE, to_model_batch
-from .spec import TrainConfig  # noqa: F401  (re-exported: the config lives with RunSpec, torch-free)
+from .spec import PRECISIONS, TrainConfig  # noqa: F401  (re-exported: the config lives with RunSpec, torch-free)
 
 
 class TrainingDiverged(RuntimeError):
@@ -137,6 +143,9 @@ def train(model: torch.nn.Module, sources: list[Source], cfg: TrainConfig, pad: 
     phases = result.phase_seconds
     clock = time.perf_counter
     predicts_ids = getattr(model, "position_head", None) is not None  # position scheme `predicted`
+    if cfg.precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {cfg.precision!r}; choose one of {', '.join(PRECISIONS)}")
+    mixed_precision = cfg.precision == "bf16"
     for step in range(1, cfg.steps + 1):
         tick = clock()
         model.train()
@@ -149,16 +158,18 @@ def train(model: torch.nn.Module, sources: list[Source], cfg: TrainConfig, pad: 
         batch = to_model_batch(mixed, offset)
         tock = clock()
         phases["sampling"] += tock - tick
-        if predicts_ids:
-            logits, position_logits = model(batch.tokens, batch.positions, return_position_logits=True)
-        else:
-            logits = model(batch.tokens, batch.positions)
-        token_loss = F.cross_entropy(logits.transpose(1, 2), batch.targets, ignore_index=IGNORE, reduction="none")
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=mixed_precision):
+            if predicts_ids:
+                logits, position_logits = model(batch.tokens, batch.positions, return_position_logits=True)
+            else:
+                logits = model(batch.tokens, batch.positions)
+        # the losses in fp32 whatever the precision (a no-op in fp32 training)
+        token_loss = F.cross_entropy(logits.float().transpose(1, 2), batch.targets, ignore_index=IGNORE, reduction="none")
         if predicts_ids:  # slot q also predicts the (offset) coupled id of token q+1, where q is supervised
             next_ids = mixed.positions[:, 1:] + (offset[:, None] if offset is not None else 0)
             id_targets = torch.where(batch.targets != IGNORE, torch.from_numpy(np.ascontiguousarray(next_ids)), IGNORE)
             token_loss = token_loss + POSITION_LOSS_WEIGHT * F.cross_entropy(
-                position_logits.transpose(1, 2), id_targets, ignore_index=IGNORE, reduction="none")
+                position_logits.float().transpose(1, 2), id_targets, ignore_index=IGNORE, reduction="none")
         supervised = (batch.targets != IGNORE).float()
         loss, row = 0.0, 0
         for part, w in zip(parts, weights):

@@ -1,7 +1,10 @@
 """Smoke test: the HSA scaling benchmark runs in-process at tiny lengths and reports every mixer
-against full attention (timings themselves are never asserted)."""
+against full attention (timings themselves are never asserted); ``--json`` writes that table."""
 
 from __future__ import annotations
+
+import json
+import math
 
 import pytest
 import torch
@@ -16,7 +19,8 @@ def test_hsa_scaling_reports_ratios_against_full_attention(capsys):
     rows = bench.main(["--lengths", "16,32", "--seconds", "0.05", "--d-model", "16", "--heads", "2",
                        "--chunk-size", "4", "--top-k", "1"])
     assert torch.get_num_threads() == threads and torch.equal(torch.random.get_rng_state(), state)
-    assert [(r.length, r.mixer) for r in rows] == [(n, m) for n in (16, 32) for m in ("attention", "hsa", "recurrent")]
+    assert [(r.length, r.mixer) for r in rows] == [(n, m) for n in (16, 32)
+                                                   for m in ("attention", "hsa", "recurrent", "recurrent+hsa")]
     for r in rows:
         assert r.us_per_token > 0 and r.peak_bytes > 0
         assert r.time_ratio == pytest.approx(r.us_per_token / next(
@@ -35,3 +39,42 @@ def test_peak_memory_counts_the_transient_tensors():
         del a
         return (b + 1).sum()  # 8 MB live again (b, b + 1)
     assert bench.peak_memory(call) == pytest.approx(8e6, rel=0.01)
+
+
+def test_json_writes_the_measured_table_with_its_settings_and_command(tmp_path):
+    bench = load_benchmark("hsa_scaling")
+    path = tmp_path / "out" / "efficiency.json"  # its folder is made
+    argv = ["--lengths", "8,16", "--seconds", "0.02", "--d-model", "16", "--heads", "2", "--chunk-size", "4",
+            "--top-k", "1", "--mixers", "recurrent,hsa", "--threads", "1", "--json", str(path)]
+    rows = bench.main(argv)
+    data = json.loads(path.read_text())
+    assert data["format"] == bench.JSON_FORMAT and data["baseline"] == "attention"
+    assert data["torch"] == torch.__version__ and data["threads"] == 1 and data["date"].endswith("+00:00")
+    assert data["command"].endswith("benchmarks/hsa_scaling.py " + " ".join(argv))
+    assert data["settings"]["mixers"] == ["attention", "recurrent", "hsa"]  # the baseline first, always
+    assert data["settings"]["schemes"] == {"attention": "rope", "recurrent": "none", "hsa": "rope"}
+    assert (data["settings"]["chunk_size"], data["settings"]["top_k"], data["settings"]["lengths"]) == (4, 1, [8, 16])
+    assert data["skipped_lengths"] == []
+    assert [(r["length"], r["mixer"]) for r in data["rows"]] == [(r.length, r.mixer) for r in rows]
+    for stored, row in zip(data["rows"], rows):
+        assert stored["seconds_per_token"] == pytest.approx(row.us_per_token * 1e-6)
+        assert stored["peak_bytes"] == row.peak_bytes and stored["peak_bytes_per_token"] == row.peak_bytes / row.length
+        assert stored["time_ratio"] == pytest.approx(row.time_ratio)
+        assert stored["memory_ratio"] is None if math.isnan(row.memory_ratio) else \
+            stored["memory_ratio"] == pytest.approx(row.memory_ratio)
+    assert not list(path.parent.glob("*.partial"))
+
+
+def test_a_budget_spent_records_the_skipped_lengths(tmp_path):
+    bench = load_benchmark("hsa_scaling")
+    path = tmp_path / "e.json"
+    bench.main(["--lengths", "8,16,32", "--seconds", "0.01", "--d-model", "16", "--heads", "2", "--chunk-size", "4",
+                "--mixers", "attention", "--budget", "0", "--json", str(path)])
+    data = json.loads(path.read_text())
+    assert data["rows"] == [] and data["skipped_lengths"] == [8, 16, 32]  # no length starts past the budget
+
+
+def test_an_unknown_mixer_is_refused():
+    bench = load_benchmark("hsa_scaling")
+    with pytest.raises(SystemExit):
+        bench.parse_args(["--mixers", "hsa,mamba"])

@@ -10,12 +10,14 @@ noise; the answer is the token after it), trained at 1..32 tokens, evaluated at 
 (chunks of 8 tokens, top-2, RoPE), the diagonal recurrence alone, and recurrence + HSA
 (``verify/hsa.py``; the model option ``Condition(mixer=...)``).
 
-Not yet run: this file is prepared for the next session (the 2-core budget of this one went to the
-claims and transfer suites).  Before running, choose the step budget on training-length
-validation (``benchmarks/time_to_fit.py --mixer ... --chunk-size ... --top-k ...``) and write the
-result here.  The chunk-selection accuracy the issue asks for (did HSA select the chunk holding the
-marker?) is measured per HSA run at every test length and stored as ``chunk_selection``
-(``verify.probes.chunk_selection``, ``verify.run``); no report reads it yet.
+The chunk-selection accuracy the issue asks for (did HSA select the chunk holding the marker?) is
+measured per HSA run at every test length and stored as ``chunk_selection``
+(``verify.probes.chunk_selection``, ``verify.run``); the report shows it beside exact match
+(``verify.long_context_report``), and the time and memory per token against length from
+``benchmarks/hsa_scaling.py --json reports/long-context/efficiency.json``.
+
+BUDGET (chosen on training-length validation only, before any test length was looked at): see
+``STEP_BUDGET_EVIDENCE`` below.
 """
 
 from verify.suite import Beats, Condition, Extrapolates, Suite, TaskPlan
