@@ -189,7 +189,7 @@ def test_the_rule_following_suite_builds_its_specs():
     assert {s.task for s in specs} == held_out and {s.seed for s in specs} == {0, 1, 2}
     assert (suite.layers, suite.d_model) == (2, 64)
     by = {(s.task, s.condition, s.seed): s for s in specs}
-    assert len(by) == len(specs) == 3 * 3 * 6
+    assert len(by) == len(specs) == len(held_out) * 3 * len(suite.conditions)
     held_rules = {rule_tokens(CATALOGUE[t]) for t in held_out}
     for (task, condition, seed), spec in by.items():
         assert spec.position_scheme == "rope" and spec.train_lengths == (1, 8) and max(spec.test_lengths) == 24
