@@ -53,11 +53,11 @@ def test_rope_depends_only_on_relative_positions():
     assert not torch.allclose(learned(mb.tokens, mb.positions), learned(shifted.tokens, shifted.positions))
 
 
-def _fit(scheme, steps=150, seed=0):
+def _fit(scheme, steps=150, seed=0, precision="fp32"):
     model = tiny(scheme)
     source = Source("reverse", 1.0, lambda rng, k: sample_sequences(REVERSE, rng, k, (1, 3), VOCAB))
     cfg = TrainConfig(steps=steps, batch=32, eval_every=50, warmup=10, lr=3e-3, data_seed=seed,
-                      max_position_offset=8 if scheme == "learned" else 0)
+                      max_position_offset=8 if scheme == "learned" else 0, precision=precision)
     result = train(model, [source], cfg, VOCAB.pad, validate=lambda m: (0.0,))
     return model, result
 
@@ -87,8 +87,9 @@ def test_divergence_is_reported():
               validate=lambda m: (0.0,))
 
 
-def test_teacher_forced_exact_match_equals_greedy_decoding():
-    model, _ = _fit("rope", steps=250)
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])  # evaluation is fp32 whatever the training precision
+def test_teacher_forced_exact_match_equals_greedy_decoding(precision):
+    model, _ = _fit("rope", steps=250, precision=precision)
     rng = np.random.default_rng(5)
     agreements = []
     for length in (2, 3, 5):

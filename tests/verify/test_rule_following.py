@@ -10,11 +10,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 import verify.measure as vmeasure
 import verify.run as vrun
-import verify.runner
 from theory.catalogue import CATALOGUE
 from theory.rule_tokens import RULE_FORMAT, RULE_START, RULE_VOCAB, rule_tokens
 from theory.serialize import sequence_length
@@ -30,14 +28,7 @@ TINY_SUITE = dict(seeds=(0,), train_max=3, test_factor=2, steps=6, layers=1, d_m
                   eval_every=3)
 
 
-@pytest.fixture(autouse=True)
-def one_thread(monkeypatch):
-    """One torch thread, also in ``run_all``'s in-process worker (the machine's other cores are busy)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    monkeypatch.setattr(verify.runner, "_init_worker", lambda threads: torch.set_num_threads(1))
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/verify/conftest.py
 
 
 def ruled(name="r", mixture=(Item("copy", lengths=(1, 3), weight=0.5), RESTRICTION), **kw) -> Condition:

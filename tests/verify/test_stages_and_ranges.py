@@ -13,7 +13,6 @@ import pytest
 import torch
 
 import verify.run as vrun
-import verify.runner
 from auxtasks.derive import resolve_task, restriction_defaults
 from verify import api
 from verify.runner import run_all
@@ -29,15 +28,7 @@ TINY_SUITE = dict(seeds=(0,), train_max=3, test_factor=2, steps=8, layers=1, d_m
                   eval_every=4)
 
 
-@pytest.fixture(autouse=True)
-def one_thread(monkeypatch):
-    """One torch thread, also in ``run_all``'s in-process worker: the machine's other cores are busy, and
-    an oversubscribed tiny model trains tens of times slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    monkeypatch.setattr(verify.runner, "_init_worker", lambda threads: torch.set_num_threads(1))
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/verify/conftest.py
 
 
 def pretraining(**kw) -> Condition:
