@@ -63,6 +63,12 @@ SUITE = Suite(
         Condition("recurrent+hsa", mixer="recurrent+hsa", chunk_size=8, top_k=2,
                   why="recurrence then HSA in every block (RAMba-like)"),
     ),
+    # Left as registered before the runs (predictions.json, 2026-12-02T02:59): the first label reads as
+    # a negation, but an Extrapolates claim judges "keeps exact match >= 0.9 over the band", so
+    # "refuted" there means full attention does not retrieve, as the paper says (published="fails");
+    # the two HSA Extrapolates claims name no source=, so the agreement table credits their published
+    # direction to the C-RASP predictor's paper instead of HSA_SOURCE.  Editing either would re-record
+    # the predictions after the training.
     claims=(
         Extrapolates("full", band=(16, 64), published="fails", source=HSA_SOURCE,
                      label="full attention (RoPE) does not retrieve at 16-64x the training context"),
