@@ -7,7 +7,8 @@ stacked on a recurrent backbone, retrieves a passkey at contexts orders of magni
 its training context, where full attention does not.  Here: passkey (a marker, token 15, hidden in
 noise; the answer is the token after it), trained at 1..32 tokens, evaluated at 4..2048 tokens
 (64 × the training maximum); conditions: full attention with RoPE and without positions, HSA
-(chunks of 8 tokens, top-2, RoPE), the diagonal recurrence alone, and recurrence + HSA
+(chunks of 8 tokens, top-2, RoPE), the diagonal recurrence alone, and recurrence + HSA; full
+attention also with ALiBi and sinusoidal positions (added after the first run)
 (``verify/hsa.py``; the model option ``Condition(mixer=...)``).
 
 The chunk-selection accuracy the issue asks for (did HSA select the chunk holding the marker?) is
@@ -26,6 +27,8 @@ validation exact match:
   ==============  =======  =====================  ===========
   full            RoPE     200                    600
   full-nope       none     1100                   3000
+  full-alibi      ALiBi    200                    600
+  full-sinusoidal sinus.   400                    1200
   hsa             RoPE     200                    600
   recurrent       none     500                    1500
   recurrent+hsa   RoPE     200                    600
@@ -58,6 +61,11 @@ SUITE = Suite(
     conditions=(
         Condition("full", why="full causal attention, RoPE"),
         Condition("full-nope", position_scheme="none", steps=3000, why="full causal attention without positions"),
+        # added after the first run (same predictions: no claim names them), so that full attention is
+        # seen with every position scheme that reaches 2048 tokens (a learned table would be untrained there)
+        Condition("full-alibi", position_scheme="alibi", why="full causal attention, ALiBi"),
+        Condition("full-sinusoidal", position_scheme="sinusoidal", steps=1200,
+                  why="full causal attention, sinusoidal absolute positions"),
         Condition("hsa", mixer="hsa", chunk_size=8, top_k=2, why="HSA in every block: chunks of 8, top-2, RoPE"),
         Condition("recurrent", mixer="recurrent", position_scheme="none", steps=1500, why="the diagonal recurrence alone"),
         Condition("recurrent+hsa", mixer="recurrent+hsa", chunk_size=8, top_k=2,
