@@ -35,7 +35,8 @@ compare ratios, not absolute numbers.  Lengths stop once ``--budget`` seconds ha
 bytes, also per token, and both ratios; NaN as null), the settings, the lengths the budget skipped,
 the torch version, threads, load average, the date and the exact command line.  The long-context
 report reads it from its folder (``verify.long_context_report``), so the report can show the
-efficiency the suite's runs do not measure.
+efficiency the suite's runs do not measure.  The path is checked (its folder made) before anything
+is measured: one that cannot be written is refused at once, exit 2.
 
 Usage::
 
@@ -110,7 +111,34 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if unknown:
         p.error(f"unknown mixer {unknown[0]!r}; choose from {', '.join(SCHEMES)}")
     args.mixers = [BASELINE] + [m for m in dict.fromkeys(mixers) if m != BASELINE]  # the ratios need the baseline
+    if args.json is not None:  # before anything is measured: a bad path must not cost the measurement
+        problem = _unwritable(args.json)
+        if problem:
+            p.error(f"--json {args.json} {problem}; give another path")
     return args
+
+
+def _partial(path: Path) -> Path:
+    return path.with_name(path.name + ".partial")  # written first, then renamed: a reader never sees half a file
+
+
+def _unwritable(path: Path) -> str | None:
+    """Why the ``--json`` file cannot be written (None if it can); its folder is made if missing."""
+    path = Path(path)
+    if path.is_dir():
+        return "is a folder, not a file"
+    for folder in path.parents:  # the nearest one that exists must be a folder
+        if folder.exists():
+            if not folder.is_dir():
+                return f"lies under {folder}, which is a file, not a folder"
+            break
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _partial(path).touch()
+        _partial(path).unlink()
+    except OSError as err:
+        return f"cannot be written ({err.strerror or err})"
+    return None
 
 
 def peak_memory(call) -> int:
@@ -176,9 +204,12 @@ def write_json(path: Path, args: argparse.Namespace, argv: list[str], rows: list
     }
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")  # a reader never sees half a file
-    partial.write_text(json.dumps(document, indent=1) + "\n")
-    partial.replace(path)
+    partial = _partial(path)
+    try:
+        partial.write_text(json.dumps(document, indent=1) + "\n")
+        partial.replace(path)
+    finally:
+        partial.unlink(missing_ok=True)  # after a failed write (a full disk): no half file left behind
     print(f"wrote {path}")
 
 
@@ -216,7 +247,12 @@ def main(argv: list[str] | None = None) -> list[Row]:
     finally:
         torch.set_num_threads(threads)
     if args.json is not None:
-        write_json(args.json, args, argv, rows, skipped, load, started)
+        try:
+            write_json(args.json, args, argv, rows, skipped, load, started)
+        except OSError as err:  # checked up front, so rare (a disk that filled up): the table above stays
+            print(f"hsa_scaling.py: error: could not write {args.json} ({err}); the table above is what was "
+                  "measured: rerun with another --json path", file=sys.stderr)
+            sys.exit(1)
     return rows
 
 

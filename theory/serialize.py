@@ -153,9 +153,10 @@ def rule_prefix_ids(task: Task, vocab: Vocab) -> np.ndarray:
     return np.array([vocab.rule_token(name) for name in rule_tokens(task)], np.int64)
 
 
-def prefix_length(task: Task, vocab: Vocab) -> int:
-    """Tokens the rule prefix adds to each row of ``task`` (0 without ``rules``)."""
-    return len(rule_tokens(task)) if vocab.rules else 0
+def prefix_length(task: Task, rules: Vocab | bool) -> int:
+    """Tokens the rule prefix adds to each row of ``task``: 0 without rules (``rules``: a vocabulary,
+    whose ``rules`` says, or whether rows carry the prefix, as ``RunSpec.rule_prefix`` does)."""
+    return len(rule_tokens(task)) if (rules.rules if isinstance(rules, Vocab) else rules) else 0
 
 
 def add_rule_prefix(batch: SequenceBatch, task: Task, vocab: Vocab) -> SequenceBatch:

@@ -168,6 +168,10 @@ class EfficiencyFileError(ValueError):
     """efficiency.json cannot be read or lacks what the section shows (the message says what)."""
 
 
+def _is_count(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def _is_number(value, allow_none: bool = False) -> bool:
     if value is None:
         return allow_none
@@ -181,14 +185,16 @@ def read_efficiency(path: Path) -> dict:
         data = json.loads(Path(path).read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
         raise EfficiencyFileError(f"{type(err).__name__}: {err}".replace("\n", " ")) from None  # one line
+    except RecursionError:
+        raise EfficiencyFileError("its JSON is nested too deeply to read") from None
     if not isinstance(data, dict):
         raise EfficiencyFileError(f"it holds a JSON {type(data).__name__}, not an object")
-    if data.get("format") != EFFICIENCY_FORMAT:
+    if not _is_count(data.get("format")) or data["format"] != EFFICIENCY_FORMAT:  # (True == 1)
         raise EfficiencyFileError(f"it has format {data.get('format')!r}; this report reads format {EFFICIENCY_FORMAT}")
     for name in ("command", "date", "torch", "baseline"):
         if not isinstance(data.get(name), str) or not data[name]:
             raise EfficiencyFileError(f"its {name!r} is {data.get(name)!r}, not a non-empty string")
-    if not isinstance(data.get("threads"), int) or isinstance(data["threads"], bool):
+    if not _is_count(data.get("threads")):
         raise EfficiencyFileError(f"its 'threads' is {data.get('threads')!r}, not an integer")
     if not isinstance(data.get("settings"), dict):
         raise EfficiencyFileError("it has no 'settings' object")
@@ -199,7 +205,7 @@ def read_efficiency(path: Path) -> dict:
         problem = None
         if not isinstance(row, dict):
             problem = f"is a {type(row).__name__}, not an object"
-        elif not (isinstance(row.get("length"), int) and not isinstance(row["length"], bool) and row["length"] > 0):
+        elif not (_is_count(row.get("length")) and row["length"] > 0):
             problem = f"has length {row.get('length')!r}"
         elif not isinstance(row.get("mixer"), str):
             problem = f"has mixer {row.get('mixer')!r}"
@@ -211,6 +217,11 @@ def read_efficiency(path: Path) -> dict:
                     break
         if problem:
             raise EfficiencyFileError(f"row {i} {problem}")
+    if data["baseline"] not in {row["mixer"] for row in rows}:  # the ratio columns are headed "time × <baseline>"
+        raise EfficiencyFileError(f"its baseline {data['baseline']!r} is not the mixer of any row")
+    skipped = data.get("skipped_lengths")
+    if skipped is not None and not (isinstance(skipped, list) and all(_is_count(L) and L > 0 for L in skipped)):
+        raise EfficiencyFileError(f"its 'skipped_lengths' is {skipped!r}, not a list of lengths")
     return data
 
 

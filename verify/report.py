@@ -332,12 +332,16 @@ def _test_lengths_text(runs: list[StoredRun]) -> str:
 def _model_text(suite: Suite, spec0) -> str:
     sizes = {plan.size(suite) for plan in suite.plans}
     steps = {plan.steps or suite.steps for plan in suite.plans}
+    # said only when not fp32, so the reports of fp32 suites render as before
+    precision = "" if suite.precision == "fp32" else (
+        f"; trained in {suite.precision} mixed precision (token mixing, losses and optimizer in fp32; "
+        "validation and evaluation in fp32)")
     if len(sizes) == 1 and len(steps) == 1:
         (layers, d_model, heads), = sizes
         return (f"- model: {layers} layers, d = {d_model}, {heads} heads; AdamW lr {spec0.train.lr}, {steps.pop()} steps; "
-                f"seeds {', '.join(map(str, suite.seeds))}")
+                f"seeds {', '.join(map(str, suite.seeds))}{precision}")
     return (f"- model and budget per task (chosen on training-length validation; each task's section says): AdamW lr "
-            f"{spec0.train.lr}; seeds {', '.join(map(str, suite.seeds))}")
+            f"{spec0.train.lr}; seeds {', '.join(map(str, suite.seeds))}{precision}")
 
 
 def _computed_text(runs: list[StoredRun], meta: dict, copied: dict) -> list[str]:

@@ -66,7 +66,7 @@ from auxtasks.derive import derive
 from auxtasks.restriction import RestrictionTask
 from auxtasks.derive import resolve_task
 from theory.structure import structure_profile
-from theory.rule_tokens import RULE_FORMAT, RuleTokenError, rule_tokens
+from theory.rule_tokens import RULE_FORMAT
 from theory.serialize import SequenceBatch, Vocab, prefix_length, sample_sequences, sequence_length, serialize
 
 from .measure import decode_with_predicted_ids, decoded_as_predictions, exact_match, measure_length, predictions
@@ -74,7 +74,7 @@ from .model import ModelConfig, Transformer
 from .probes import HSA_MIXERS, PROBE_SEED, chunk_selection, mean_ablation_map, stable_offset, \
     teacher_forced_exact_match
 from .spec import MixtureItem, RunSpec  # noqa: F401  (RunSpec re-exported)
-from .suite import SuiteError
+from .suite import SuiteError, check_rule_tokens
 from .train import Source, TrainingDiverged, train
 
 VALIDATION_SEED = 7_000_000  # validation instances: training lengths only, never test lengths
@@ -171,15 +171,12 @@ def _longest(spec: RunSpec, task=None) -> int:
     every position its parent learned.  Rule prefixes count (their tokens have positions too)."""
     task = task or resolve_task(spec.task)
     top = max(spec.test_lengths)
-
-    def prefix(t) -> int:  # a rule-prefix run's rows are longer by their rule
-        return len(rule_tokens(t)) if spec.rule_prefix else 0
-
-    sizes = [sequence_length(task, top) + prefix(task)]
+    rules = bool(spec.rule_prefix)
+    sizes = [sequence_length(task, top) + prefix_length(task, rules)]
     for item in spec.mixture:
         if item.kind != "restriction":
             item_task = _item_task(task, item, spec)
-            sizes.append(sequence_length(item_task, item.lengths[1]) + prefix(item_task))
+            sizes.append(sequence_length(item_task, item.lengths[1]) + prefix_length(item_task, rules))
     own = max(sizes)
     return max(own, _longest(spec.init_from)) if spec.init_from is not None else own
 
@@ -218,12 +215,7 @@ def _check_rule_prefix(spec: RunSpec, tasks: list) -> None:
         raise SuiteError(f"condition {spec.condition!r}: rule_prefix does not combine with position scheme "
                          f"{spec.position_scheme!r} / mixer {spec.mixer!r}; use a scheme without coupled ids and "
                          "mixer 'attention' or 'recurrent'")
-    for task in tasks:
-        try:
-            rule_tokens(task)
-        except RuleTokenError as err:
-            raise SuiteError(f"condition {spec.condition!r} has rule_prefix, but {err}; drop rule_prefix from the "
-                             "condition or train only symbolic tasks in it") from None
+    check_rule_tokens(spec.condition, tasks)
 
 
 def build(spec: RunSpec, weights: Path | None = None):

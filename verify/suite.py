@@ -939,7 +939,7 @@ def _rule_prefix(task, condition: Condition, position_scheme: str, mixture: tupl
     """``RunSpec.rule_prefix`` of a condition: 0 without one, else the rule-token format, once every
     task the run serializes has rule tokens and the stage agrees with its parent (its vocabulary
     holds the rule tokens exactly when its parent's does)."""
-    from theory.rule_tokens import RULE_FORMAT, RuleTokenError, rule_tokens
+    from theory.rule_tokens import RULE_FORMAT
 
     wanted = RULE_FORMAT if condition.rule_prefix else 0
     if parent is not None and parent.rule_prefix != wanted:
@@ -959,13 +959,21 @@ def _rule_prefix(task, condition: Condition, position_scheme: str, mixture: tupl
                                      lengths["restriction_lengths"]).by_name(item.source).task)
         elif item.kind == "task":
             tasks.append(resolve_task(item.source))
-    for each in tasks:
-        try:
-            rule_tokens(each)
-        except RuleTokenError as err:
-            raise SuiteError(f"condition {condition.name!r} has rule_prefix=True, but {err}; drop rule_prefix from the "
-                             f"condition or train only symbolic tasks in it", needle=condition.name) from None
+    check_rule_tokens(condition.name, tasks)
     return wanted
+
+
+def check_rule_tokens(condition: str, tasks) -> None:
+    """Every task a rule-prefix condition serializes has rule tokens, or a ``SuiteError`` naming the
+    condition, the task and why (``build_spec`` for suites; ``verify.run.build`` for specs made any other way)."""
+    from theory.rule_tokens import RuleTokenError, rule_tokens
+
+    for task in tasks:
+        try:
+            rule_tokens(task)
+        except RuleTokenError as err:
+            raise SuiteError(f"condition {condition!r} has rule_prefix=True, but {err}; drop rule_prefix from the "
+                             "condition or train only symbolic tasks in it", needle=condition) from None
 
 
 def _coupling_ids(task, position_scheme: str, train_max: int) -> int:

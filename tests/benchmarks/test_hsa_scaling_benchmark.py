@@ -78,3 +78,36 @@ def test_an_unknown_mixer_is_refused():
     bench = load_benchmark("hsa_scaling")
     with pytest.raises(SystemExit):
         bench.parse_args(["--mixers", "hsa,mamba"])
+
+
+@pytest.mark.parametrize("where", ["under a file", "a folder"])
+def test_a_json_path_that_cannot_be_written_is_refused_before_measuring(tmp_path, monkeypatch, capsys, where):
+    """--json into a path under a file, or onto a folder, was a traceback after every length had been
+    measured (the measurement lost); now it is refused up front, exit 2, nothing measured."""
+    bench = load_benchmark("hsa_scaling")
+    (tmp_path / "file").write_text("x")
+    path = tmp_path / "file" / "e.json" if where == "under a file" else tmp_path
+    monkeypatch.setattr(bench, "measure", lambda *a: pytest.fail("measured before the --json path was checked"))
+    with pytest.raises(SystemExit) as done:
+        bench.main(["--lengths", "8", "--json", str(path)])
+    assert done.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert ": error: --json " in err and str(path) in err and "give another path" in err, err
+    assert (tmp_path / "file").read_text() == "x" and not list(tmp_path.rglob("*.partial"))
+
+
+def test_a_json_write_that_fails_after_measuring_exits_1_without_a_traceback(tmp_path, monkeypatch, capsys):
+    bench = load_benchmark("hsa_scaling")
+    path = tmp_path / "e.json"
+
+    def fail(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(bench.Path, "replace", fail)
+    with pytest.raises(SystemExit) as done:
+        bench.main(["--lengths", "8", "--seconds", "0.01", "--d-model", "16", "--heads", "2", "--chunk-size", "4",
+                    "--mixers", "attention", "--json", str(path)])
+    assert done.value.code == 1
+    captured = capsys.readouterr()
+    assert "mem×" in captured.out  # the table was printed: the measurement is on screen
+    assert "could not write" in captured.err and "No space left on device" in captured.err
+    assert not path.exists() and not list(tmp_path.glob("*.partial"))

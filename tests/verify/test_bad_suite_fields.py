@@ -152,7 +152,45 @@ CASES = {
     "about=5": (
         dict(extra='\n    about=5,'),
         "about (the report's opening paragraph) must be a string, got 5"),
+    # precision and rule prefixes (issue 13; docs/robustness.md)
+    "precision fp16": (dict(extra='\n    precision="fp16",'), "unknown precision 'fp16'; choose one of fp32, bf16"),
+    "precision None": (dict(extra='\n    precision=None,'), "unknown precision None; choose one of fp32, bf16"),
+    "precision 1": (dict(extra='\n    precision=1,'), "unknown precision 1; choose one of fp32, bf16"),
+    "rule_prefix a string": (
+        dict(conditions='Condition("alone"), Condition("r", rule_prefix="yes")'),
+        "condition 'r': rule_prefix must be True or False, got 'yes'"),
+    "rule_prefix with an opaque mixture task": (
+        dict(conditions='Condition("alone"), Condition("r", (Item("maze_dfs", lengths=(2, 3)),), rule_prefix=True)'),
+        "condition 'r' has rule_prefix=True, but task 'maze_dfs' is opaque: its outputs come from a Python solver "
+        "(theory.opaque), so it has no symbolic rule to write as rule tokens; drop rule_prefix from the condition"),
+    "rule_prefix with an opaque primary": (
+        dict(plans='TaskPlan("maze_dfs", "rope", "w")', conditions='Condition("alone"), Condition("r", rule_prefix=True)'),
+        "condition 'r' has rule_prefix=True, but task 'maze_dfs' is opaque"),
+    "rule_prefix stage from a parent without one": (
+        dict(conditions='Condition("pre", ("copy",), primary_weight=0), '
+                        'Condition("ft", init_from="pre", steps=5, rule_prefix=True)'),
+        "condition 'ft' finetunes from 'pre', which has no rule prefix; a stage keeps its parent's vocabulary: "
+        "give both the same rule_prefix"),
+    "stage without a rule prefix from a parent with one": (
+        dict(conditions='Condition("pre", ("copy",), primary_weight=0, rule_prefix=True), '
+                        'Condition("ft", init_from="pre", steps=5)'),
+        "condition 'ft' finetunes from 'pre', which has rule prefix; a stage keeps its parent's vocabulary"),
+    "rule_prefix with coupled ids": (
+        dict(conditions='Condition("alone"), Condition("r", rule_prefix=True, position_scheme="coupled")'),
+        "condition 'r': rule_prefix does not combine with position scheme 'coupled'"),
+    "rule_prefix with the hsa mixer": (
+        dict(conditions='Condition("alone"), Condition("r", rule_prefix=True, mixer="hsa")'),
+        "condition 'r': rule_prefix does not combine with the hsa mixer"),
 }
+
+#: a user task file whose rule reads through sympy's Abs, a node the rule vocabulary has no token for
+ABS_TASK = """from sympy import Abs, Mod
+from theory.language import x, t, n
+from theory.task import Task
+
+TASK = Task(name="absy", description="x at |n-1-2t| mod n", length_meaning="input tokens",
+            rule=x[Mod(Abs(n - 1 - 2 * t), n)], alphabet=10)
+"""
 
 
 @pytest.mark.parametrize("case", list(CASES))
@@ -205,3 +243,34 @@ def test_a_well_formed_copied_json_is_read(tmp_path):
     (tmp_path / COPIED).write_text(json.dumps(record))
     assert read_copied(tmp_path) == record
     assert read_copied(tmp_path / "nothing-here") == {}
+
+
+@pytest.mark.parametrize("as_primary", [False, True])
+def test_rule_prefix_on_a_task_file_outside_the_rule_vocabulary_names_the_node_and_the_fix(tmp_path, capsys, as_primary):
+    task = tmp_path / "absy.py"
+    task.write_text(ABS_TASK)
+    fields = (dict(plans=f'TaskPlan("{task}", "rope", "w")', conditions='Condition("alone"), Condition("r", rule_prefix=True)')
+              if as_primary else
+              dict(conditions=f'Condition("alone"), Condition("r", (Item("{task}", lengths=(1, 3)),), rule_prefix=True)'))
+    path = tmp_path / "bad.py"
+    path.write_text(suite_text(**fields))
+    out = tmp_path / "out"
+    code = main(["report", "--suite", str(path), "--out", str(out), "--no-train", "--quiet"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and err[0].startswith(f"lengthgen: error: {path}:11: "), err
+    assert ("condition 'r' has rule_prefix=True, but task 'absy': the expression Abs(-n + 2*t + 1) (a Abs) has no "
+            "token in the rule vocabulary" in err[0] and "drop rule_prefix from the condition" in err[0]), err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("case", ["precision None", "rule_prefix with an opaque mixture task"])
+def test_the_new_fields_exit_2_without_a_traceback_as_a_process(tmp_path, case):
+    fields, phrase = CASES[case]
+    path = tmp_path / "bad.py"
+    path.write_text(suite_text(**fields))
+    done = subprocess.run([sys.executable, "-m", "verify.cli", "report", "--suite", str(path), "--out",
+                           str(tmp_path / "out"), "--no-train"], capture_output=True, text=True, timeout=120)
+    err = done.stderr.strip().splitlines()
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert len(err) == 1 and phrase in err[0], err
+    assert not (tmp_path / "out").exists()

@@ -225,3 +225,44 @@ def test_a_damaged_efficiency_json_gives_one_clear_line(efficiency_json, content
     assert len(message) == 1 and str(path) in message[0] and reason in message[0]
     assert f"Re-create it with `.venv/bin/python benchmarks/hsa_scaling.py --json {path}`, or delete it" in message[0]
     assert "| context length L |" not in text
+
+
+def _edited(path: Path, edit) -> None:
+    data = json.loads(path.read_text())
+    edit(data)
+    path.write_text(json.dumps(data))
+
+
+@pytest.mark.parametrize("edit, reason", [
+    # skipped_lengths = 5 was a TypeError traceback out of `lengthgen report` (', '.join(map(str, 5)));
+    # "abc" was shown as "Lengths a, b, c were skipped"
+    (lambda d: d.__setitem__("skipped_lengths", 5), "its 'skipped_lengths' is 5, not a list of lengths"),
+    (lambda d: d.__setitem__("skipped_lengths", "abc"), "its 'skipped_lengths' is 'abc', not a list of lengths"),
+    (lambda d: d.__setitem__("skipped_lengths", [0]), r"its 'skipped_lengths' is \[0\], not a list of lengths"),
+    # True == 1 passed the format check
+    (lambda d: d.__setitem__("format", True), "it has format True"),
+    # the ratios' columns are headed "time × <baseline>": a baseline no row measured mislabels them
+    (lambda d: d.__setitem__("baseline", "mamba"), "its baseline 'mamba' is not the mixer of any row"),
+])
+def test_a_hand_edited_efficiency_json_gives_one_clear_line(efficiency_json, edit, reason):
+    _edited(efficiency_json, edit)
+    before = efficiency_json.read_bytes()
+    with pytest.raises(EfficiencyFileError, match=reason):
+        read_efficiency(efficiency_json)
+    text = "\n".join(efficiency_section(make_suite(), [], efficiency_json.parent))
+    message = [line for line in text.splitlines() if "unreadable" in line]
+    assert len(message) == 1 and "| context length L |" not in text and "were skipped" not in text
+    assert efficiency_json.read_bytes() == before  # read, never repaired
+
+
+def test_a_deeply_nested_efficiency_json_is_one_line_not_a_recursion_error(tmp_path):
+    path = tmp_path / EFFICIENCY_FILE
+    path.write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(EfficiencyFileError, match="nested too deeply"):
+        read_efficiency(path)
+
+
+def test_no_skipped_lengths_field_is_none_skipped(efficiency_json):
+    _edited(efficiency_json, lambda d: d.pop("skipped_lengths"))
+    assert read_efficiency(efficiency_json)["rows"]
+    assert "were skipped" not in "\n".join(efficiency_section(make_suite(), [], efficiency_json.parent))

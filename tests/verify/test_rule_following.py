@@ -146,6 +146,28 @@ def test_an_opaque_task_with_a_rule_prefix_names_the_fix():
         api.make_spec("reverse", ruled(mixture=(Item("maze_path", lengths=(2, 3)),)), **TINY_RUN)
 
 
+def test_a_spec_made_without_build_spec_is_checked_by_build_too():
+    """``verify.run.build`` guards specs not made by ``build_spec`` with the same check and message
+    (``verify.suite.check_rule_tokens``, one copy)."""
+    import dataclasses
+
+    plain = api.make_spec("maze_dfs", Condition("c"), **{**TINY_RUN, "train_max": 4})
+    with pytest.raises(SuiteError, match="condition 'c' has rule_prefix=True, but task 'maze_dfs' is opaque.*"
+                                         "drop rule_prefix from the condition"):
+        vrun.build(dataclasses.replace(plain, rule_prefix=RULE_FORMAT))
+    with pytest.raises(SuiteError, match="was specified with rule format 99"):
+        vrun.build(dataclasses.replace(api.make_spec("reverse", Condition("c"), **TINY_RUN), rule_prefix=99))
+
+
+def test_prefix_length_reads_a_vocabulary_or_a_flag():
+    from theory.serialize import Vocab, prefix_length
+
+    task = CATALOGUE["reverse"]
+    K = len(rule_tokens(task))
+    assert prefix_length(task, Vocab(task.symbols, ("reverse",), rules=True)) == prefix_length(task, True) == K
+    assert prefix_length(task, Vocab(task.symbols, ("reverse",))) == prefix_length(task, False) == 0
+
+
 def test_a_suite_file_with_an_opaque_rule_task_points_at_the_condition(tmp_path):
     path = tmp_path / "bad.py"
     path.write_text("from verify.suite import Condition, Suite, TaskPlan\n"

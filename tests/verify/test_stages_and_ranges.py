@@ -155,7 +155,8 @@ def test_to_dict_leaves_out_primary_weight_1_and_keeps_any_other():
         assert back == s and back.key == s.key
 
 
-@pytest.mark.parametrize("name", ["default", "arithmetic-restrictions", "transfer-pilot", "claims", "transfer"])
+@pytest.mark.parametrize("name", ["default", "arithmetic-restrictions", "transfer-pilot", "claims", "transfer",
+                                  "rule-following", "long-context"])  # bf16 runs, and stages whose parents have rule prefixes
 def test_committed_suites_keep_their_stored_run_keys(name):
     stored = json.loads((ROOT / "reports" / name / "runs.json").read_text())["runs"]
     keys = [s.key for s in load_suite(name).runs()]
