@@ -344,6 +344,19 @@ def _model_text(suite: Suite, spec0) -> str:
             f"{spec0.train.lr}; seeds {', '.join(map(str, suite.seeds))}{precision}")
 
 
+def threads_text(runs: list[StoredRun]) -> str:
+    """How many torch threads the runs computed with: results are reproducible per spec *and* thread
+    count (CPU float reductions depend on it; ``verify.runner`` gives each of w workers cores // w)."""
+    counts: dict[int, int] = {}
+    for run in runs:
+        counts[run.threads] = counts.get(run.threads, 0) + 1
+    parts = [f"{n} run{'s' if n != 1 else ''} with {t} thread{'s' if t != 1 else ''}" for t, n in sorted(counts.items()) if t]
+    if counts.get(0):
+        parts.append(f"{counts[0]} not recorded (stored before the thread count was)")
+    return ("Torch threads per run (the same spec computed with another thread count differs in its last bits): "
+            + "; ".join(parts) + ".")
+
+
 def _computed_text(runs: list[StoredRun], meta: dict, copied: dict) -> list[str]:
     """Which runs the last invocation that trained computed, and which it reused (stored when)."""
     trained = set(meta.get("trained") or [])
@@ -359,6 +372,7 @@ def _computed_text(runs: list[StoredRun], meta: dict, copied: dict) -> list[str]
                      + ", ".join(f"{r.spec.task}/{r.spec.condition}/seed {r.spec.seed} ({r.key}, from "
                                  f"{Path(copied[r.key]['from']).name}, trained {copied[r.key].get('finished_at')})"
                                  for r in mine) + ".")
+    lines.append(threads_text(runs))
     if trained:
         lines.append("Trained: " + ", ".join(f"{r.spec.task}/{r.spec.condition}/seed {r.spec.seed} ({r.key})"
                                              for r in runs if r.key in trained) + ".")

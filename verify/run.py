@@ -112,11 +112,15 @@ class RunResult:
     #: HSA mixers only: [[length, covered, total], ...] per test length (module docstring); not stored when empty,
     #: so other mixers store exactly what they stored before
     chunk_selection: list = field(default_factory=list)
+    #: torch threads the run computed with (CPU float reductions, hence the last bits, depend on it;
+    #: the key does not, ``verify.runner``); 0: not recorded (runs stored before it was)
+    threads: int = 0
     state: dict | None = field(default=None, repr=False)  # the chosen checkpoint's state_dict (not stored)
 
     def to_dict(self) -> dict:
+        # empty chunk selection and unrecorded threads (a run never computed, e.g. its parent failed) are left out
         return {k: v for k, v in asdict(self).items()
-                if k != "state" and not (k == "chunk_selection" and not v)}
+                if k != "state" and not (k in ("chunk_selection", "threads") and not v)}
 
 
 class ParentWeightsMissing(SuiteError):
@@ -419,7 +423,7 @@ def execute(spec: RunSpec, progress=None, weights: Path | None = None) -> RunRes
             scores = [exact_match(predictions(m, b), b) for b in validation]
         return float(np.mean([em.mean() for em, _ in scores])), float(np.mean([acc.mean() for _, acc in scores]))
 
-    result = RunResult(spec.to_dict(), spec.key, "ok")
+    result = RunResult(spec.to_dict(), spec.key, "ok", threads=torch.get_num_threads())
     items = transfer_items(spec)
     checkpoints: list[dict] = []
     if items:
@@ -463,5 +467,5 @@ def execute_safely(spec: RunSpec, weights: Path | None = None) -> RunResult:
     except ParentWeightsMissing:
         raise
     except Exception as err:  # a bug must not lose the other runs' results
-        return RunResult(spec.to_dict(), spec.key, "failed",
+        return RunResult(spec.to_dict(), spec.key, "failed", threads=torch.get_num_threads(),
                          reason=f"{type(err).__name__}: {err} | {traceback.format_exc(limit=3)}")

@@ -269,6 +269,8 @@ class StoredRun:
     head_map_length: int = 0
     transfer_checkpoints: tuple[TransferCheckpoint, ...] = ()
     chunk_selection: tuple[tuple[int, int, int], ...] = ()
+    #: torch threads the run computed with (``verify.run.RunResult.threads``); 0: not recorded
+    threads: int = 0
 
     @property
     def ok(self) -> bool:
@@ -295,11 +297,14 @@ class StoredRun:
                    head_map_length=int(d.get("head_map_length") or 0),
                    transfer_checkpoints=tuple(TransferCheckpoint.from_dict(c) for c in d.get("transfer_checkpoints") or ()),
                    chunk_selection=tuple((int(n), int(covered), int(total))
-                                         for n, covered, total in d.get("chunk_selection") or ()))
+                                         for n, covered, total in d.get("chunk_selection") or ()),
+                   threads=int(d.get("threads") or 0))
 
     def to_dict(self) -> dict:
         d = asdict(self)
         d["spec"] = self.spec.to_dict()
         if not d["chunk_selection"]:  # as ``verify.run.RunResult`` stores it: absent for other mixers
             del d["chunk_selection"]
+        if not d["threads"]:  # runs stored before it was recorded stay as they were
+            del d["threads"]
         return d

@@ -326,6 +326,9 @@ def _run_problem(run: dict) -> str | None:
         if first and (len(first) != m["outputs"] or sum(first) != m["instances"] - m["exact"]):
             return (f"{at}, first_errors has {len(first)} entries summing to {sum(first)}; it needs one per output "
                     f"({m['outputs']}) summing to the wrong instances ({m['instances'] - m['exact']})")
+    threads = run.get("threads")  # absent in runs stored before it was recorded
+    if threads is not None and not (_is_count(threads) and threads >= 1):
+        return f"threads = {threads!r} is not a thread count (an integer >= 1)"
     return _transfer_problem(run) or _chunk_selection_problem(run)
 
 
