@@ -44,24 +44,23 @@ def run_selection(run: StoredRun) -> dict[int, tuple[int, int]]:
     return {length: (covered, total) for length, covered, total in run.chunk_selection}
 
 
+def _pooled(counts) -> dict[int, tuple[int, int]]:
+    """length -> (hits, total) summed over ``counts``, an iterable of (length, hits, total), by length."""
+    pooled: dict[int, tuple[int, int]] = {}
+    for length, hits, total in counts:
+        h, t = pooled.get(length, (0, 0))
+        pooled[length] = (h + hits, t + total)
+    return dict(sorted(pooled.items()))
+
+
 def pooled_selection(runs: list[StoredRun]) -> dict[int, tuple[int, int]]:
     """length -> (covered, total) summed over ``runs``: every output counts once, whichever seed it is from."""
-    pooled: dict[int, tuple[int, int]] = {}
-    for run in runs:
-        for length, (covered, total) in run_selection(run).items():
-            c, t = pooled.get(length, (0, 0))
-            pooled[length] = (c + covered, t + total)
-    return dict(sorted(pooled.items()))
+    return _pooled((length, *pair) for run in runs for length, pair in run_selection(run).items())
 
 
 def pooled_exact_match(runs: list[StoredRun]) -> dict[int, tuple[int, int]]:
     """length -> (exactly answered instances, instances) summed over the finished ``runs``."""
-    pooled: dict[int, tuple[int, int]] = {}
-    for run in (r for r in runs if r.ok):
-        for m in run.measurements:
-            k, n = pooled.get(m.length, (0, 0))
-            pooled[m.length] = (k + m.exact, n + m.instances)
-    return dict(sorted(pooled.items()))
+    return _pooled((m.length, m.exact, m.instances) for run in runs if run.ok for m in run.measurements)
 
 
 def _share(pair: tuple[int, int] | None) -> float:

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from auxtasks.restriction import RestrictionTask, restrict
-from theory.serialize import SequenceBatch, Vocab, add_rule_prefix, serialize
+from theory.serialize import SequenceBatch, Vocab, add_rule_prefix, prefix_length, serialize
 from theory.solver import Solution
 from theory.task import Task
 
@@ -160,7 +160,7 @@ def measure_length(model: torch.nn.Module, task: Task, restriction: RestrictionT
     # rule prefix when the vocabulary has one (K more slots before the instance; 0 otherwise)
     plain = serialize(task, inputs, sol.outputs, vocab, coupled=coupled, plain=True)
     full = add_rule_prefix(plain, task, vocab)
-    shift = full.tokens.shape[1] - plain.tokens.shape[1]
+    shift = prefix_length(task, vocab)
     if inspect is not None:
         inspect(full, sol)
     pred_full = predictions(model, full)

@@ -17,6 +17,7 @@ import dataclasses
 import json
 import platform
 import sys
+from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -347,9 +348,7 @@ def _model_text(suite: Suite, spec0) -> str:
 def threads_text(runs: list[StoredRun]) -> str:
     """How many torch threads the runs computed with: results are reproducible per spec *and* thread
     count (CPU float reductions depend on it; ``verify.runner`` gives each of w workers cores // w)."""
-    counts: dict[int, int] = {}
-    for run in runs:
-        counts[run.threads] = counts.get(run.threads, 0) + 1
+    counts = Counter(run.threads for run in runs)
     parts = [f"{n} run{'s' if n != 1 else ''} with {t} thread{'s' if t != 1 else ''}" for t, n in sorted(counts.items()) if t]
     if counts.get(0):
         parts.append(f"{counts[0]} not recorded (stored before the thread count was)")

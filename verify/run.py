@@ -74,7 +74,7 @@ from .model import ModelConfig, Transformer
 from .probes import HSA_MIXERS, PROBE_SEED, chunk_selection, mean_ablation_map, stable_offset, \
     teacher_forced_exact_match
 from .spec import MixtureItem, RunSpec  # noqa: F401  (RunSpec re-exported)
-from .suite import SuiteError, check_rule_tokens
+from .suite import SuiteError, check_rule_prefix_fits, check_rule_tokens
 from .train import Source, TrainingDiverged, train
 
 VALIDATION_SEED = 7_000_000  # validation instances: training lengths only, never test lengths
@@ -158,9 +158,6 @@ def _vocabulary(spec: RunSpec, task=None) -> tuple[int, tuple[str, ...]]:
             symbols.append(_item_task(task, item, spec).symbols)
         tokens.append(item.token)
     if spec.init_from is not None:
-        if bool(spec.init_from.rule_prefix) != bool(spec.rule_prefix):
-            raise SuiteError(f"condition {spec.condition!r} and its parent {spec.init_from.condition!r} differ in "
-                             "rule_prefix; a stage keeps its parent's vocabulary: give both the same rule_prefix")
         parent_symbols, parent_tokens = _vocabulary(spec.init_from)
         if max(symbols) > parent_symbols:
             raise SuiteError(f"condition {spec.condition!r} mixes in a task with {max(symbols)} symbols but its parent "
@@ -209,17 +206,15 @@ def _sampler(task, item: MixtureItem, vocab: Vocab):
 
 
 def _check_rule_prefix(spec: RunSpec, tasks: list) -> None:
-    """A rule-prefix run needs this code's rule format, a scheme without coupled ids, a mixer without
-    HSA's probe, and rule tokens for every task it serializes (``verify.suite.build_spec`` checks the
-    same for suites; this guards specs made any other way)."""
-    if spec.rule_prefix != RULE_FORMAT:
+    """The checks ``verify.suite.build_spec`` makes of a rule prefix (the same functions), for specs
+    made any other way, plus this code's rule format: a stage agrees with its parent; a rule-prefix
+    run has no coupled ids, no HSA probe, and rule tokens for every task it serializes."""
+    if spec.rule_prefix and spec.rule_prefix != RULE_FORMAT:
         raise SuiteError(f"run {spec.key} was specified with rule format {spec.rule_prefix}; this code writes rule "
                          f"format {RULE_FORMAT} (theory.rule_tokens), so it cannot reproduce the run")
-    if spec.position_scheme in COUPLED_SCHEMES or spec.mixer in HSA_MIXERS:
-        raise SuiteError(f"condition {spec.condition!r}: rule_prefix does not combine with position scheme "
-                         f"{spec.position_scheme!r} / mixer {spec.mixer!r}; use a scheme without coupled ids and "
-                         "mixer 'attention' or 'recurrent'")
-    check_rule_tokens(spec.condition, tasks)
+    check_rule_prefix_fits(spec.condition, spec.rule_prefix, spec.position_scheme, spec.mixer, spec.init_from)
+    if spec.rule_prefix:
+        check_rule_tokens(spec.condition, tasks)
 
 
 def build(spec: RunSpec, weights: Path | None = None):
@@ -242,8 +237,7 @@ def build(spec: RunSpec, weights: Path | None = None):
     if any(item.kind == "restriction" for item in spec.mixture) and restriction is None:
         raise SuiteError(f"task {task.name!r} has no restriction family: its support grows with n ({profile.sparsity()})")
     items = [(item, _item_task(task, item, spec) if item.kind != "restriction" else None) for item in spec.mixture]
-    if spec.rule_prefix:
-        _check_rule_prefix(spec, [task] + [t for _, t in items if t is not None])
+    _check_rule_prefix(spec, [task] + [t for _, t in items if t is not None])
     symbols, token_names = _vocabulary(spec, task)
     vocab = Vocab(symbols, token_names, rules=bool(spec.rule_prefix))
     longest = _longest(spec, task)

@@ -117,14 +117,14 @@ class RunSpec:
             if d[name] == default:
                 del d[name]
         # a parent is kept whole (every field, as stage keys were first made), except the fields added
-        # since, which are left out at their defaults there too, so stored stages keep their keys
-        parent = d["init_from"]
+        # since, which are left out at their defaults there too, so stored stages keep their keys: its
+        # training config as ``TrainConfig.to_dict`` writes it, and ``rule_prefix`` as above
+        parent, parent_spec = d["init_from"], self.init_from
         while parent is not None:
-            if parent.get("rule_prefix") == 0:
+            parent["train"] = parent_spec.train.to_dict()
+            if parent["rule_prefix"] == _OMITTED_DEFAULTS["rule_prefix"]:
                 del parent["rule_prefix"]
-            if parent["train"].get("precision") == "fp32":
-                del parent["train"]["precision"]
-            parent = parent["init_from"]
+            parent, parent_spec = parent["init_from"], parent_spec.init_from
         return d
 
     @classmethod

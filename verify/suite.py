@@ -36,7 +36,7 @@ from auxtasks.derive import derive, resolve_task, restriction_defaults
 from theory.task import TaskDefinitionError
 from theory.userfile import run_user_file
 
-from .spec import PRECISIONS, MixtureItem, RunSpec, TrainConfig
+from .spec import HSA_MIXERS, PRECISIONS, MixtureItem, RunSpec, TrainConfig
 
 from theory.task import definition_digest  # the run key hashes what the task *is*, not only its name
 
@@ -115,6 +115,28 @@ class Item:
             raise SuiteError(f"mixture item {self.source!r}: token must be a non-empty string, got {self.token!r}")
 
 
+def check_rule_prefix_fits(condition: str, rule_prefix: int, position_scheme: str | None, mixer: str,
+                           parent: RunSpec | None = None) -> None:
+    """What a rule prefix (``rule_prefix``: 0 / False for none) does not combine with, as a ``SuiteError``
+    naming the condition: a parent stage with another setting (its vocabulary holds the rule tokens
+    exactly when the parent's does), coupled ids, HSA's chunk-selection probe.  ``Condition``,
+    ``build_spec`` and ``verify.run.build`` (specs made any other way) all ask here."""
+    if parent is not None and parent.rule_prefix != rule_prefix:
+        raise SuiteError(f"condition {condition!r} finetunes from {parent.condition!r}, which "
+                         f"{'has' if parent.rule_prefix else 'has no'} rule prefix; a stage keeps its parent's "
+                         f"vocabulary: give both the same rule_prefix", needle=condition)
+    if not rule_prefix:
+        return
+    if position_scheme in ("coupled", "predicted"):
+        raise SuiteError(f"condition {condition!r}: rule_prefix does not combine with position scheme "
+                         f"{position_scheme!r} (coupled ids number the instance's tokens only); use rope, learned, "
+                         "sinusoidal, alibi or none", needle=condition)
+    if mixer in HSA_MIXERS:
+        raise SuiteError(f"condition {condition!r}: rule_prefix does not combine with the {mixer} mixer (its "
+                         "chunk-selection probe reads instance positions); use mixer='attention' or drop rule_prefix",
+                         needle=condition)
+
+
 @dataclass(frozen=True)
 class Condition:
     """A named training recipe: the primary plus ``mixture``; ``init_from`` names the condition
@@ -183,9 +205,7 @@ class Condition:
                              f"{', '.join(RUNNABLE_SCHEMES)} (or None for the plan's)")
         if not isinstance(self.rule_prefix, bool):
             raise SuiteError(f"condition {self.name!r}: rule_prefix must be True or False, got {self.rule_prefix!r}")
-        if self.rule_prefix and self.mixer in ("hsa", "recurrent+hsa"):
-            raise SuiteError(f"condition {self.name!r}: rule_prefix does not combine with the {self.mixer} mixer (its "
-                             "chunk-selection probe reads instance positions); use mixer='attention' or drop rule_prefix")
+        check_rule_prefix_fits(self.name, self.rule_prefix, None, self.mixer)
 
 
 @dataclass(frozen=True)
@@ -942,16 +962,9 @@ def _rule_prefix(task, condition: Condition, position_scheme: str, mixture: tupl
     from theory.rule_tokens import RULE_FORMAT
 
     wanted = RULE_FORMAT if condition.rule_prefix else 0
-    if parent is not None and parent.rule_prefix != wanted:
-        raise SuiteError(f"condition {condition.name!r} finetunes from {condition.init_from!r}, which "
-                         f"{'has' if parent.rule_prefix else 'has no'} rule prefix; a stage keeps its parent's "
-                         f"vocabulary: give both the same rule_prefix", needle=condition.name)
+    check_rule_prefix_fits(condition.name, wanted, position_scheme, condition.mixer, parent)
     if not wanted:
         return 0
-    if position_scheme in ("coupled", "predicted"):
-        raise SuiteError(f"condition {condition.name!r}: rule_prefix does not combine with position scheme "
-                         f"{position_scheme!r} (coupled ids number the instance's tokens only); use rope, learned, "
-                         "sinusoidal, alibi or none", needle=condition.name)
     tasks = [task]
     for item in mixture:
         if item.kind == "derived":

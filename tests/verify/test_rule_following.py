@@ -157,6 +157,14 @@ def test_a_spec_made_without_build_spec_is_checked_by_build_too():
         vrun.build(dataclasses.replace(plain, rule_prefix=RULE_FORMAT))
     with pytest.raises(SuiteError, match="was specified with rule format 99"):
         vrun.build(dataclasses.replace(api.make_spec("reverse", Condition("c"), **TINY_RUN), rule_prefix=99))
+    # a stage whose parent has another setting, and coupled ids: the same check as build_spec's
+    parent = api.make_spec("reverse", ruled("pre", ("copy",), primary_weight=0), **TINY_RUN)
+    child = api.make_spec("reverse", Condition("ft"), **TINY_RUN)
+    with pytest.raises(SuiteError, match="finetunes from 'pre', which has rule prefix.*same rule_prefix"):
+        vrun.build(dataclasses.replace(child, init_from=parent))
+    coupled = api.make_spec("reverse", Condition("c"), **{**TINY_RUN, "position_scheme": "coupled"})
+    with pytest.raises(SuiteError, match="rule_prefix does not combine with position scheme 'coupled'"):
+        vrun.build(dataclasses.replace(coupled, rule_prefix=RULE_FORMAT))
 
 
 def test_prefix_length_reads_a_vocabulary_or_a_flag():
