@@ -51,14 +51,17 @@ def restrict(task: Task, full: SequenceBatch, support: np.ndarray, n_value: int,
     p = output_start(task, n_value) + output_index
     seq_of = instance_to_sequence_index(task, n_value)
     rows = np.arange(B)
+    # row starts in the flattened (B, L) arrays: indexing the flat array is np.take_along_axis
+    # without its per-call overhead
+    flat = (rows * L)[:, None]
 
     required = np.zeros((B, L), dtype=bool)
+    # the support (instance indices mapped to their sequence positions: one-to-one, and never a
+    # frame position, so assigning it first and then setting the frame equals setting each)
+    required[:, seq_of] = support[rows, output_index]
     required[:, frame] = True
     required[rows, p - 1] = True
     required[rows, p] = True
-    sup = support[rows, output_index]  # (B, U)
-    b_idx, u_idx = np.nonzero(sup)
-    required[b_idx, seq_of[u_idx]] = True
     need = int(required.sum(axis=1).max())
     if need > m:
         raise RestrictionError(
@@ -67,17 +70,17 @@ def restrict(task: Task, full: SequenceBatch, support: np.ndarray, n_value: int,
 
     later = np.arange(L)[None, :] > p[:, None]
     score = rng.random((B, L))
-    score[required] = -1.0  # always kept
-    score[later] = 2.0  # never kept: only earlier positions may fill
+    np.copyto(score, -1.0, where=required)  # always kept
+    np.copyto(score, 2.0, where=later)  # never kept: only earlier positions may fill
     order = np.argsort(score, axis=1)[:, :m]
-    chosen_score = np.take_along_axis(score, order, axis=1)
+    chosen_score = score.reshape(-1)[flat + order]
     kept = np.where(chosen_score < 2.0, order, L)
-    kept = np.sort(kept, axis=1)  # original order; L sorts last as padding
+    kept.sort(axis=1)  # original order; L sorts last as padding
 
     valid = kept < L
-    safe = np.where(valid, kept, 0)
-    tokens = np.where(valid, np.take_along_axis(full.tokens, safe, axis=1), pad)
-    positions = np.where(valid, np.take_along_axis(full.positions, safe, axis=1), 0)
+    safe = flat + np.where(valid, kept, 0)
+    tokens = np.where(valid, full.tokens.reshape(-1)[safe], pad)
+    positions = np.where(valid, full.positions.reshape(-1)[safe], 0)
     mask = valid & (kept == p[:, None])
     return RestrictedBatch(SequenceBatch(tokens, positions, mask), rows, output_index, p, np.where(valid, kept, -1))
 

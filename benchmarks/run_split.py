@@ -20,15 +20,21 @@ suite's own step count: the per-step phases scale with the steps, validation wit
 validations, evaluation and ``other`` stay as measured.  It is labelled a projection.  The
 targets of issue 10 are checked on it: evaluation <= 10 % and sampling <= 5 % of a run.
 
+``--against-padded`` also times each run as it was before ``TrainConfig.skip_padding`` (the same
+spec with the padding computed), right after it, and prints the ratios padded / skipping for the
+forward+backward phase and for the run's wall time (above 1: skipping the padding is faster).
+
 Usage::
 
     .venv/bin/python benchmarks/run_split.py                       # default suite, 300 steps per run
+    .venv/bin/python benchmarks/run_split.py --against-padded --steps 400
     .venv/bin/python benchmarks/run_split.py --tasks reverse --conditions primary --steps 200
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import sys
 import time
@@ -133,6 +139,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0, help="the seed of the runs")
     p.add_argument("--steps", type=int, default=300, help="training steps per run (the suite's count is projected)")
     p.add_argument("--threads", type=int, default=1, help="torch threads (report workers run with 1)")
+    p.add_argument("--against-padded", action="store_true",
+                   help="also time each run with skip_padding off, interleaved, and print the ratios")
     args = p.parse_args(argv)
     if args.steps < 1 or args.threads < 1:
         p.error("need --steps >= 1 and --threads >= 1")
@@ -165,7 +173,7 @@ def main(argv: list[str] | None = None) -> list[Split]:
     pairs = select(args)
     threads = torch.get_num_threads()
     torch.set_num_threads(args.threads)
-    measured, projected = [], []
+    measured, projected, baselines = [], [], []
     try:
         print(f"torch {torch.__version__}, {args.threads} thread(s); suite {args.suite!r}, seed {args.seed}, "
               f"{args.steps} steps per run", flush=True)
@@ -174,6 +182,10 @@ def main(argv: list[str] | None = None) -> list[Split]:
             measured.append(split)
             projected.append(split.projected(full.train.steps, validations(full.train.steps, full.train.eval_every)))
             print(f"  {split.name}: {split.wall:.1f} s", flush=True)
+            if args.against_padded:
+                padded = measure_run(dataclasses.replace(short, train=dataclasses.replace(short.train, skip_padding=False)))
+                baselines.append(padded)
+                print(f"  {split.name} (padded): {padded.wall:.1f} s", flush=True)
     finally:
         torch.set_num_threads(threads)
     print(f"\nmeasured ({args.steps} steps per run):")
@@ -184,6 +196,12 @@ def main(argv: list[str] | None = None) -> list[Split]:
         print(format_table(projected))
     for line in target_lines(projected):
         print(line)
+    if baselines:
+        print("\npadded / skipping the padding (same spec otherwise, measured one after the other):")
+        for skipping, padded in zip(measured, baselines):
+            print(f"  {skipping.name}: forward_backward "
+                  f"{padded.seconds['forward_backward'] / skipping.seconds['forward_backward']:.2f}x, "
+                  f"wall {padded.wall / skipping.wall:.2f}x")
     return measured
 
 

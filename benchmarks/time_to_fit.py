@@ -7,7 +7,8 @@ build_spec``: the default model, 2 layers, d 64, 4 heads; the position scheme qu
 use, ``default_position_scheme``; training lengths up to ``--train-max``; the primary alone;
 seed ``--seed``; the token mixer ``--mixer``, with ``--chunk-size`` and ``--top-k`` for HSA, as
 ``Condition(mixer=...)`` gives it; ``recurrent`` takes no position scheme, so it runs with
-``none``; ``--precision`` as ``Suite(precision=...)`` gives it), trained with ``verify.train.train`` until the mean validation exact match over
+``none``; ``--precision`` as ``Suite(precision=...)`` gives it, ``--skip-padding`` as
+``Suite(skip_padding=True)``), trained with ``verify.train.train`` until the mean validation exact match over
 the training lengths (the run's own validation set, ``VALIDATION_SEED``) reaches
 ``--threshold`` (0.99), checked every ``--check-every`` steps.  Reported: the wall seconds
 (training and validation together, from the first step) and the steps at which it got there, or
@@ -81,7 +82,7 @@ def time_to_fit(name: str, args: argparse.Namespace) -> Fit:
                           position_scheme=scheme)
     spec = build_spec(task, name, condition, args.seed, args.train_max, args.train_max, STEP_LIMIT, scheme,
                       layers=args.layers, d_model=args.d_model, heads=args.heads, eval_every=args.check_every,
-                      eval_instances=1, precision=args.precision)
+                      eval_instances=1, precision=args.precision, skip_padding=args.skip_padding)
     task, _, vocab, model, sources = run_module.build(spec)
     val_rng = np.random.default_rng(run_module.VALIDATION_SEED)
     lo, hi = spec.train_lengths
@@ -137,6 +138,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--top-k", type=int, default=2, help="HSA mixers: earlier chunks each query selects")
     p.add_argument("--precision", choices=PRECISIONS, default="fp32",
                    help="arithmetic of the training passes (TrainConfig.precision; a suite's precision=)")
+    p.add_argument("--skip-padding", action="store_true",
+                   help="training passes skip the batch's right padding (TrainConfig.skip_padding)")
     args = p.parse_args(argv)
     args.tasks = [t for t in args.tasks.split(",") if t] or names
     unknown = [t for t in args.tasks if t not in names]
@@ -160,7 +163,8 @@ def main(argv: list[str] | None = None) -> list[Fit]:
     mixer = "" if args.mixer == "attention" else f", mixer {args.mixer}" + (
         f" (chunks of {args.chunk_size}, top-{args.top_k})" if "hsa" in args.mixer else "")
     print(f"torch {torch.__version__}, {args.threads} thread(s); model ({args.layers} layers, d {args.d_model}, {args.heads} heads"
-          f"{mixer}{', bf16 mixed precision' if args.precision == 'bf16' else ''}), "
+          f"{mixer}{', bf16 mixed precision' if args.precision == 'bf16' else ''}"
+          f"{', skipping padding' if args.skip_padding else ''}), "
           f"train lengths up to {args.train_max}; fitted = validation exact match >= {args.threshold}, "
           f"checked every {args.check_every} steps; cap {args.cap:g} s per task", flush=True)
     fits = []

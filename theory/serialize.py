@@ -127,12 +127,19 @@ def serialize(task: Task, inputs: dict[str, np.ndarray], outputs: np.ndarray, vo
         raise ValueError("rule prefixes and coupled position ids do not combine: the coupling gives ids to the "
                          "instance's tokens only")
     B = outputs.shape[0]
-    parts = [np.full((B, 1), vocab.task_token(task_token or task.name), np.int64)]
-    for name in task.operand_names:
-        parts += [inputs[name], np.full((B, 1), vocab.sep, np.int64)]
-    parts.append(outputs)
-    tokens = np.concatenate(parts, axis=1)
-    L = tokens.shape[1]
+    operands = [inputs[name] for name in task.operand_names]
+    # the row [task token, operand, SEP, operand, SEP, ..., outputs] written into one array (what
+    # np.concatenate of the pieces gives, dtype included, without allocating each piece)
+    L = 1 + sum(a.shape[1] + 1 for a in operands) + outputs.shape[1]
+    tokens = np.empty((B, L), np.result_type(np.int64, outputs, *operands))
+    tokens[:, 0] = vocab.task_token(task_token or task.name)
+    col = 1
+    for operand in operands:
+        width = operand.shape[1]
+        tokens[:, col:col + width] = operand
+        tokens[:, col + width] = vocab.sep
+        col += width + 1
+    tokens[:, col:] = outputs
     mask = np.zeros((B, L), dtype=bool)
     mask[:, L - outputs.shape[1]:] = True
     if coupled:

@@ -5,7 +5,10 @@ Two independent evaluators of the same sympy rules, so each checks the other:
 * ``solve`` runs a whole batch at once.  Each rule is compiled once into a tree of numpy
   closures (index expressions and conditions that read no data are ``sympy.lambdify``-ed), and
   every value carries its *provenance*: a boolean mask over the instance's positions that says
-  which tokens determined it.  The mask of output ``t`` is its support set S_t.
+  which tokens determined it.  The mask of output ``t`` is its support set S_t.  The batch is
+  solved one output index t at a time, so the per-t Python overhead is what a solve costs at
+  training sizes: subexpressions that read only the inputs (sort's ``x[j]``) are evaluated once per
+  solve, position expressions once per (t, n), and in-range reads at one position are views.
 * ``evaluate_partial`` evaluates one output of one instance in plain Python over a *partial*
   view of the instance (a dict position -> token).  Reading a position that is not in the view
   raises ``MissingRead``; content operators range over the candidates the view has.  This is how
@@ -18,6 +21,8 @@ are not tokens: a read of ``carry[s]`` contributes ``carry[s]``'s own provenance
 
 from __future__ import annotations
 
+import functools
+import itertools
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -131,6 +136,9 @@ class _Env:
     j_size: int = 0  # range of the bound index while inside a content operator
     in_content: bool = False
     track: bool = True  # compute provenance; training batches of a primary task do not need it
+    # values of subexpressions that read only the inputs (no t, y or intermediate): the same at
+    # every t, so computed once per solve (``Compiler._cached``); key (node, j_size, in_content)
+    invariant: dict[tuple[int, int, bool], Val] = field(default_factory=dict)
 
 
 Compiled = Callable[[_Env], Val]
@@ -141,13 +149,36 @@ def _onehot(index: np.ndarray, U: int) -> np.ndarray:
     return np.arange(U) == np.asarray(index)[..., None]
 
 
+@functools.lru_cache(maxsize=64)
+def _onehot_rows(U: int) -> np.ndarray:
+    """Row k is ``_onehot(k, U)``; read-only, so a row can be handed out as a support without a copy."""
+    rows = np.eye(U, dtype=bool)
+    rows.flags.writeable = False
+    return rows
+
+
+_INT64_MAX, _INT64_MIN = np.iinfo(np.int64).max, np.iinfo(np.int64).min
+
+
 def _is_data_free(expr: sp.Basic) -> bool:
     return not expr.atoms(sp.Indexed) and not any(isinstance(e, ContentOperator) for e in sp.preorder_traversal(expr))
 
 
 def _lambdify(expr: sp.Basic) -> Callable:
+    """``expr`` (reads no data) as a function of (t, n, j) returning a 0-d array.
+
+    Every caller passes j = 0 (j is bound only inside content operators, and these expressions
+    lack it), so values are memoized by (t, n): a lambdified call costs a few microseconds at
+    every t of every solve.  The memoized arrays are read-only, since they are shared."""
     fn = sp.lambdify((t, n, j), expr, modules="numpy")
-    return lambda tv, nv, jv: np.asarray(fn(tv, nv, jv))
+
+    @functools.lru_cache(maxsize=4096)
+    def at(tv: int, nv: int, jv: int) -> np.ndarray:
+        value = np.asarray(fn(tv, nv, jv))
+        value.flags.writeable = False
+        return value
+
+    return at
 
 
 _NUMPY_OPS: dict[type, Callable] = {
@@ -174,8 +205,37 @@ class Compiler:
     def __init__(self, inputs: tuple[str, ...], intermediates: tuple[str, ...]):
         self.inputs = set(inputs)
         self.intermediates = set(intermediates)
+        self._node_ids = itertools.count()
 
     def compile(self, expr: sp.Basic) -> Compiled:
+        fn = self._compile(expr)
+        return self._cached(fn) if self._reads_inputs_only(expr) else fn
+
+    def _reads_inputs_only(self, expr: sp.Basic) -> bool:
+        """True if ``expr`` reads data, but only inputs, and not at t: its value is then the same
+        at every output index of a solve (e.g. sort's ``x[j]``, read twice at every t)."""
+        if t in expr.free_symbols:
+            return False
+        reads = expr.atoms(sp.Indexed)
+        return bool(reads) and all(str(r.base) in self.inputs for r in reads)
+
+    def _cached(self, fn: Compiled) -> Compiled:
+        """``fn`` computed once per solve for each (range of j, inside a content operator or not).
+
+        Safe because the solver never writes into a ``Val``'s arrays: every operation makes new
+        ones, and the operands do not change during a solve."""
+        node = next(self._node_ids)
+
+        def cached(env: _Env) -> Val:
+            key = (node, env.j_size, env.in_content)
+            val = env.invariant.get(key)
+            if val is None:
+                val = env.invariant[key] = fn(env)
+            return val
+
+        return cached
+
+    def _compile(self, expr: sp.Basic) -> Compiled:
         if isinstance(expr, (bool, sp.logic.boolalg.BooleanAtom)):
             v = bool(expr)
             return lambda env: Val(np.asarray(v))
@@ -208,6 +268,17 @@ class Compiler:
         if op is None:
             raise RuleEvaluationError(f"the language has no evaluator for {type(expr).__name__} in `{expr}`")
         parts = [self.compile(arg) for arg in expr.args]
+        if len(parts) == 2:  # most operators: the same as ``apply`` without its lists, at every t
+            left, right = parts
+
+            def apply2(env: _Env) -> Val:
+                a, b = left(env), right(env)
+                support = a.support if b.support is None else b.support if a.support is None else (
+                    np.logical_or(a.support, b.support))
+                valid = a.valid if b.valid is None else b.valid if a.valid is None else np.logical_and(a.valid, b.valid)
+                return Val(np.asarray(op(a.value, b.value)), support, valid)
+
+            return apply2
 
         def apply(env: _Env) -> Val:
             vals = [p(env) for p in parts]
@@ -270,6 +341,23 @@ class Compiler:
             store = env.outputs if kind == "output" else env.inter[name]
             return Val(store[:, iv:iv + 1])
 
+        def _read_scalar_tracked(env: _Env, iv: int) -> Val | None:
+            """The same common case with provenance, as the general path computes it but from
+            views: a row of the cached one-hot table, an intermediate's stored support.  Columns
+            below ``done`` are never written again, so the views stay valid.  None defers to the
+            general path (out of range, causality errors, negative indices)."""
+            layout = env.layout
+            if kind == "input":
+                if 0 <= iv < layout.operand_sizes[name]:
+                    return Val(env.operands[name][:, iv:iv + 1], _onehot_rows(layout.U)[layout.offsets[name] + iv])
+                return None
+            done = env.t if kind == "output" else env.inter_done[name]
+            if not 0 <= iv < done:
+                return None
+            if kind == "output":
+                return Val(env.outputs[:, iv:iv + 1], _onehot_rows(layout.U)[layout.out_offset + iv])
+            return Val(env.inter[name][:, iv:iv + 1], env.inter_support[name][:, iv][:, None, :])
+
         reads_j = index_expr == j  # x[j]: every candidate in order, a slice when in range
 
         def read(env: _Env) -> Val:
@@ -281,8 +369,13 @@ class Compiler:
                         env.outputs if kind == "output" else env.inter[name])
                     return Val(store[:, :env.j_size])
             idx = index_fn(env)
-            if not env.track and np.ndim(idx.value) == 0 and idx.valid is None:
-                fast = _read_scalar(env, int(idx.value))
+            if np.ndim(idx.value) == 0 and idx.valid is None:
+                if not env.track:
+                    fast = _read_scalar(env, int(idx.value))
+                elif idx.support is None:  # a data-free index: the read's provenance is the position alone
+                    fast = _read_scalar_tracked(env, int(idx.value))
+                else:
+                    fast = None
                 if fast is not None:
                     return fast
             i = np.asarray(idx.value, dtype=np.int64)
@@ -362,32 +455,37 @@ class Compiler:
                 ok = ok & valid
             if ok.shape != (B, size):
                 ok = np.broadcast_to(ok, (B, size))
+            # the support of every candidate, (B|1, size|1, U) or (U,): broadcast only where needed
             sup = _union(v.support, w.support)
-            if sup is not None:
-                sup = np.broadcast_to(sup, (B, size, env.layout.U))
             if pick in ("count", "sum"):
                 # a count needs no values: summing the predicate saves a broadcast and a copy per t
                 out = ok.sum(axis=1, keepdims=True) if pick == "count" else np.where(ok, v.value, 0).sum(axis=1, keepdims=True)
-                chosen = None if sup is None else (sup & ok[..., None]).any(axis=1)
+                chosen = None if sup is None else (sup & ok[..., None]).any(axis=1)  # & broadcasts sup to (B, size, U)
                 return Val(out.astype(np.int64), None if chosen is None else chosen[:, None, :])
-            vals = np.broadcast_to(np.asarray(v.value, dtype=np.int64), (B, size))
-            if pick == "min":
-                idx = np.argmin(np.where(ok, vals, np.iinfo(np.int64).max), axis=1)
-            elif pick == "max":
-                idx = np.argmax(np.where(ok, vals, np.iinfo(np.int64).min), axis=1)
-            elif pick == "first":
-                idx = np.argmax(ok, axis=1)
-            else:  # last
-                idx = size - 1 - np.argmax(ok[:, ::-1], axis=1)
+            vals = np.asarray(v.value, dtype=np.int64)
             rows = np.arange(B)
-            found = ok[rows, idx]
-            out = np.where(found, vals[rows, idx], default)[:, None]
+            if pick in ("min", "max"):
+                # rejected candidates get the extreme value; at the chosen index the masked array holds
+                # the candidate's own value wherever one qualified, so it is read from there
+                masked = np.where(ok, vals, _INT64_MAX if pick == "min" else _INT64_MIN)  # (B, size), as ok
+                idx = masked.argmin(axis=1) if pick == "min" else masked.argmax(axis=1)
+                found = ok[rows, idx]
+                picked = masked[rows, idx]
+            else:
+                idx = ok.argmax(axis=1) if pick == "first" else size - 1 - ok[:, ::-1].argmax(axis=1)
+                found = ok[rows, idx]
+                picked = np.broadcast_to(vals, (B, size))[rows, idx]
+            out = np.where(found, picked, default)[:, None]
             if sup is None:
                 return Val(out)
-            chosen = sup[rows, idx]
+            U = env.layout.U
+            if sup.shape == (1, size, U):  # the same candidates' support for every instance (e.g. x[j])
+                chosen = sup.reshape(size, U)[idx]
+            else:
+                chosen = np.broadcast_to(sup, (B, size, U))[rows, idx]
             if not found.all():
                 # no position qualified: every candidate was read and rejected, so all of them count
-                chosen = np.where(found[:, None], chosen, sup.any(axis=1))
+                chosen = np.where(found[:, None], chosen, np.broadcast_to(sup, (B, size, U)).any(axis=1))
             return Val(out, chosen[:, None, :])
 
         return select
@@ -427,16 +525,18 @@ def solve(rule: Compiled, intermediates: list[tuple[str, Compiled]], operands: d
         env.t = tv
         for name, fn in intermediates:
             val = fn(env)
-            inter[name][:, tv] = np.broadcast_to(val.value, (B, 1))[:, 0]
+            # slice assignment broadcasts a (B, 1), (1, 1) or () value as np.broadcast_to would,
+            # without its Python-level overhead at every t
+            inter[name][:, tv:tv + 1] = val.value
             if track and name in witnesses:
                 inter_sup[name][:, tv] = witnesses[name](tv)
             elif val.support is not None:
-                inter_sup[name][:, tv] = np.broadcast_to(val.support, (B, 1, U))[:, 0]
+                inter_sup[name][:, tv:tv + 1] = val.support
             env.inter_done[name] = tv + 1
         val = rule(env)
-        outputs[:, tv] = np.broadcast_to(val.value, (B, 1))[:, 0]
+        outputs[:, tv:tv + 1] = val.value
         if val.support is not None:
-            support[:, tv] = np.broadcast_to(val.support, (B, 1, U))[:, 0]
+            support[:, tv:tv + 1] = val.support
     return Solution(outputs, support, inter)
 
 

@@ -214,7 +214,7 @@ class Task(SizedTask):
         _validate(self)
 
     # ------------------------------------------------------------------ sizes
-    @property
+    @cached_property  # sympy's str() per generate() was a fifth of sampling; the task is frozen
     def operand_names(self) -> tuple[str, ...]:
         return tuple(str(op) for op in self.operands)
 
@@ -236,7 +236,7 @@ class Task(SizedTask):
         compiler = Compiler(self.operand_names, tuple(str(s) for s, _ in self.intermediates))
         return compiler.compile(self.rule), [(str(s), compiler.compile(e)) for s, e in self.intermediates]
 
-    @property
+    @cached_property  # as operand_names (callers only read it)
     def _initials(self) -> dict[str, int]:
         return {str(y): self.initial, **{str(s): self.initial_of(str(s)) for s, _ in self.intermediates}}
 

@@ -118,13 +118,15 @@ def load_results(directory: str | Path) -> SuiteResult:
 def make_spec(task: str, condition: Condition = Condition("primary"), seed: int = 0, *, train_max: int = 8,
               test_factor: int = 3, steps: int = 2000, position_scheme: str = "rope", layers: int = 2,
               d_model: int = 64, heads: int = 4, eval_every: int = 250, eval_instances: int = 512,
-              parent: RunSpec | None = None) -> RunSpec:
-    """A single run's spec (through ``verify.suite.build_spec``, as every spec is made)."""
+              parent: RunSpec | None = None, precision: str = "fp32", skip_padding: bool = False) -> RunSpec:
+    """A single run's spec (through ``verify.suite.build_spec``, as every spec is made);
+    ``precision`` and ``skip_padding`` as a suite's (``TrainConfig``)."""
     from auxtasks.derive import resolve_task
 
     return build_spec(resolve_task(task), task, condition, seed, train_max, test_factor * train_max, steps,
                       position_scheme, layers=layers, d_model=d_model, heads=heads, eval_every=eval_every,
-                      eval_instances=eval_instances, parent=parent)
+                      eval_instances=eval_instances, parent=parent, precision=precision,
+                      skip_padding=skip_padding)
 
 
 def run_one(spec: RunSpec, directory: str | Path | None = None) -> StoredRun:

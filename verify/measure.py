@@ -37,8 +37,12 @@ CHUNK_TOKENS = 2048
 
 @torch.inference_mode()  # no autograd bookkeeping at all (cheaper than no_grad; outputs leave as numpy)
 def predictions(model: torch.nn.Module, batch: SequenceBatch, chunk: int | None = None) -> np.ndarray:
-    """Argmax next-token predictions per slot, (B, L-1), from teacher-forced forward passes of
-    ``chunk`` rows each (default: about ``CHUNK_TOKENS`` tokens)."""
+    """Argmax next-token predictions at the supervised slots, (B, L-1), from teacher-forced forward
+    passes of ``chunk`` rows each (default: about ``CHUNK_TOKENS`` tokens); -1 at every other slot.
+
+    Only the supervised slots' logits are computed after the last token mixing
+    (``Transformer.forward(..., logits_at=...)``): a restriction row needs one slot of its ~15, an
+    instance its outputs, and the logits there are the bits of the full pass."""
     model.eval()
     if chunk is None:
         chunk = max(1, CHUNK_TOKENS // max(1, batch.tokens.shape[1] - 1))
@@ -46,7 +50,9 @@ def predictions(model: torch.nn.Module, batch: SequenceBatch, chunk: int | None 
     for s in range(0, len(batch), chunk):
         part = SequenceBatch(batch.tokens[s:s + chunk], batch.positions[s:s + chunk], batch.mask[s:s + chunk])
         mb = to_model_batch(part)
-        out.append(model(mb.tokens, mb.positions).argmax(-1).numpy())
+        wanted = mb.targets != IGNORE
+        pred = model(mb.tokens, mb.positions, logits_at=wanted).argmax(-1)
+        out.append(torch.where(wanted, pred, -1).numpy())
     return np.concatenate(out)
 
 

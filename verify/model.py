@@ -156,6 +156,48 @@ def fp32_mixing(*tensors: torch.Tensor) -> Iterator[tuple[torch.Tensor, ...]]:
         yield tuple(t.float() for t in tensors)
 
 
+class RealTokens:
+    """Where a right-padded batch's real tokens sit: ``real`` (B, L) bool, true at the slots a
+    training loss can depend on.  ``real_part`` gathers the computed slots of a (B, L, ...) tensor
+    into (N, ...); ``padded`` scatters (N, ...) back into (B, L, ...) with zeros elsewhere.
+
+    Used by ``Transformer.forward(..., real=...)`` (``TrainConfig.skip_padding``): every layer
+    that treats tokens one at a time runs on the N computed slots; only the token mixing sees the
+    padded layout, where causality keeps the other slots from reaching a real one.
+
+    N is the number of real slots rounded up to a multiple of ``ALIGN`` with padded slots (whose
+    outputs no loss reads): the bf16 matmul kernels are built per shape, and a count that changed
+    with every batch made each step build new ones — slower than computing the padding (measured:
+    benchmarks/THROUGHPUT.md).
+    """
+
+    ALIGN = 64
+
+    def __init__(self, real: torch.Tensor):
+        self.rows, self.length = real.shape
+        flat = real.reshape(-1)
+        index = flat.nonzero().squeeze(1)  # (N,) flat slot of each computed token
+        short = min(-len(index) % self.ALIGN, len(flat) - len(index))
+        if short:
+            index = torch.cat((index, (~flat).nonzero().squeeze(1)[:short])).sort().values
+        self.index = index
+
+    def real_part(self, x: torch.Tensor) -> torch.Tensor:
+        return x.reshape(self.rows * self.length, *x.shape[2:]).index_select(0, self.index)
+
+    def padded(self, x: torch.Tensor) -> torch.Tensor:
+        out = x.new_zeros(self.rows * self.length, *x.shape[1:]).index_copy(0, self.index, x)
+        return out.view(self.rows, self.length, *x.shape[1:])
+
+
+def _real(x: torch.Tensor, layout: RealTokens | None) -> torch.Tensor:
+    return x if layout is None else layout.real_part(x)
+
+
+def _padded(x: torch.Tensor, layout: RealTokens | None) -> torch.Tensor:
+    return x if layout is None else layout.padded(x)
+
+
 class Block(nn.Module):
     def __init__(self, cfg: ModelConfig):
         super().__init__()
@@ -176,17 +218,32 @@ class Block(nn.Module):
         self.patching: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {}
 
     def forward(self, h: torch.Tensor, rope: tuple[torch.Tensor, torch.Tensor] | None,
-                bias: torch.Tensor | None = None, q_scale: torch.Tensor | None = None) -> torch.Tensor:
-        B, L, D = h.shape
+                bias: torch.Tensor | None = None, q_scale: torch.Tensor | None = None,
+                layout: "RealTokens | None" = None, keep: "RealTokens | None" = None) -> torch.Tensor:
+        """``h`` is (B, L, D), or (N, D) — the real tokens only — when ``layout`` is given: then the
+        position-wise parts (norms, projections, MLP) see the N real tokens, and only the token
+        mixing sees the padded (B, L) layout ``layout`` scatters them into.  With ``keep`` (``h``
+        padded) the work after the token mixing runs at ``keep``'s slots only, and the block
+        returns those (N, D)."""
         if self.mixer in ("recurrent", "recurrent+hsa"):
             with fp32_mixing(self.ln_rec(h)) as (x,):  # the scan accumulates over the whole sequence: fp32
-                h = h + self.recurrence(x)
+                mixed = self.recurrence(_padded(x, layout))
             if self.mixer == "recurrent":
+                h = _real(h, keep) + _real(mixed, layout or keep)
                 return h + self.mlp(self.ln2(h))
-        qkv = self.qkv(self.ln1(h)).view(B, L, 3, self.heads, D // self.heads).permute(2, 0, 3, 1, 4)
-        q, k, v = qkv.unbind(0)
-        if rope is not None:  # queries and keys rotated together: one set of kernels for both
-            q, k = _rotate(qkv[:2], *rope).unbind(0)
+            h = h + _real(mixed, layout)
+        if layout is None:
+            B, L, D = h.shape
+            qkv = self.qkv(self.ln1(h)).view(B, L, 3, self.heads, D // self.heads).permute(2, 0, 3, 1, 4)
+            q, k, v = qkv.unbind(0)
+            if rope is not None:  # queries and keys rotated together: one set of kernels for both
+                q, k = _rotate(qkv[:2], *rope).unbind(0)
+        else:  # rotate the real tokens' queries and keys, then scatter q, k, v into the padded layout
+            (N, D), B, L = h.shape, layout.rows, layout.length
+            qkv = self.qkv(self.ln1(h)).view(N, 3, self.heads, D // self.heads)
+            if rope is not None:
+                qkv = torch.cat((_rotate(qkv[:, :2], *rope), qkv[:, 2:]), dim=1)
+            q, k, v = layout.padded(qkv).permute(2, 0, 3, 1, 4).unbind(0)
         with fp32_mixing(q, k, v) as (q, k, v):
             if q_scale is not None:  # q·k is linear in q: scaling q scales that query's logits
                 q = q * q_scale
@@ -198,7 +255,7 @@ class Block(nn.Module):
                 att = F.scaled_dot_product_attention(q, k, v, is_causal=True)
             else:  # the causal mask is folded into the float bias (-inf above the diagonal)
                 att = F.scaled_dot_product_attention(q, k, v, attn_mask=bias)
-        h = h + self.proj(att.transpose(1, 2).reshape(B, L, D))
+        h = _real(h, keep) + self.proj(_real(att.transpose(1, 2).reshape(B, L, D), layout or keep))
         return h + self.mlp(self.ln2(h))
 
     def _hook(self, name: str, x: torch.Tensor) -> torch.Tensor:
@@ -264,27 +321,48 @@ class Transformer(nn.Module):
             if getattr(module, "bias", None) is not None:
                 nn.init.zeros_(module.bias)
 
-    def forward(self, tokens: torch.Tensor, positions: torch.Tensor, return_position_logits: bool = False):
+    def forward(self, tokens: torch.Tensor, positions: torch.Tensor, return_position_logits: bool = False,
+                real: torch.Tensor | None = None, logits_at: torch.Tensor | None = None):
         """Logits (B, L, vocab) for next-token prediction at every slot; with
         ``return_position_logits`` (scheme ``predicted`` only) also (B, L, max_positions): the
-        logits of the *next* token's position id."""
+        logits of the *next* token's position id.
+
+        ``real`` (B, L) bool (training with ``TrainConfig.skip_padding``): the slots whose outputs
+        matter, a prefix of each row (``real_slots``).  The layers that treat tokens one at a time
+        then run on those slots only (``RealTokens``; rounded up with a few padded slots), and the
+        logits of the slots not computed are 0.  The real slots' logits are those of the padded pass
+        up to float rounding; no other slot's logits mean anything.
+
+        ``logits_at`` (B, L) bool (evaluation: the supervised slots): the last block's work after
+        its token mixing (projection, MLP) and the output head run at those slots only (keys and
+        values of every slot are still computed); the other slots' logits are 0.  Each row of a
+        matmul is computed alone, so the logits at those slots are the bits of the full pass
+        (a test checks it).
+        """
+        if real is not None and logits_at is not None:
+            raise ValueError("pass real (training) or logits_at (evaluation), not both")
         scheme = self.cfg.position_scheme
-        h = self.embed(tokens)
+        layout = RealTokens(real) if real is not None else None
+        keep = RealTokens(logits_at) if logits_at is not None else None
+        h = self.embed(_real(tokens, layout))  # (B, L, D), or (N, D) with ``real``
+        ids = _real(positions, layout)  # the ids of the tokens in h
         rope = bias = q_scale = None
         if self.pos_embed is not None:
             if int(positions.max()) >= self.cfg.max_positions:
                 raise ValueError(f"position id {int(positions.max())} exceeds the learned table ({self.cfg.max_positions})")
-            h = h + self.pos_embed(positions)
+            h = h + self.pos_embed(ids)
         elif scheme == "rope":
-            rope = rope_tables(positions, self.inv_freq)  # broadcast over heads
+            rope = rope_tables(ids, self.inv_freq)  # broadcast over heads
+            if layout is not None:  # (N, 1, d_head) -> (N, 1, 1, d_head): over (query/key, head)
+                rope = tuple(table[:, None] for table in rope)
             if torch.is_autocast_enabled("cpu"):  # bf16 training: rotate in the projections' dtype, half the traffic
                 rope = tuple(table.to(torch.get_autocast_dtype("cpu")) for table in rope)
         elif scheme == "sinusoidal":
-            angles = positions.to(torch.float32)[..., None] * self.sin_freq  # (B, L, d/2)
+            angles = ids.to(torch.float32)[..., None] * self.sin_freq  # (B, L, d/2)
             # scaled to the RMS of a fresh learned table (sin/cos have RMS 1/√2): at unit scale the
             # fixed signal swamps the N(0, 0.02) token embeddings and a tiny model barely trains
             h = h + (INIT_STD * math.sqrt(2)) * torch.cat((angles.sin(), angles.cos()), dim=-1)
-        elif scheme == "alibi":
+        elif scheme == "alibi":  # the bias lives in the padded (B, H, Lq, Lk) layout of the token mixing
             pos = positions.to(self.slopes.dtype)
             distance = pos[:, None, :, None] - pos[:, None, None, :]  # (B, 1, Lq, Lk): pos_q − pos_k
             # (B, H, Lq, Lk); ids grow along a sequence, so visible keys have distance ≥ 0 (right
@@ -298,15 +376,24 @@ class Transformer(nn.Module):
             L = tokens.shape[1]
             future = torch.ones(L, L, dtype=torch.bool, device=tokens.device).triu(1)
             bias = bias.masked_fill(future, float("-inf"))
-        for block in self.blocks:
-            h = block(h, rope, bias, q_scale)
+        for i, block in enumerate(self.blocks):
+            h = block(h, rope, bias, q_scale, layout, keep if i == len(self.blocks) - 1 else None)
         h = self.ln_f(h)
-        logits = self.head(h)
+        computed = layout or keep
+        logits = _padded(self.head(h), computed)
         if not return_position_logits:
             return logits
         if self.position_head is None:
             raise ValueError(f"position logits need position_scheme 'predicted', not {scheme!r}")
-        return logits, self.position_head(h)
+        return logits, _padded(self.position_head(h), computed)
+
+
+def real_slots(targets: torch.Tensor, ignore: int) -> torch.Tensor:
+    """(B, L) bool: the slots a loss over ``targets`` (``ignore`` where unsupervised) can depend on —
+    every slot up to its row's last supervised one.  Causal attention reads only earlier slots, so
+    the slots after it (right padding, an unsupervised tail) change neither the loss nor a gradient."""
+    supervised = (targets != ignore).to(torch.int8)
+    return supervised.flip(1).cummax(dim=1).values.flip(1).bool()
 
 
 def position_loss(position_logits: torch.Tensor, next_positions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

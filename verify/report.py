@@ -337,6 +337,9 @@ def _model_text(suite: Suite, spec0) -> str:
     precision = "" if suite.precision == "fp32" else (
         f"; trained in {suite.precision} mixed precision (token mixing, losses and optimizer in fp32; "
         "validation and evaluation in fp32)")
+    if suite.skip_padding:
+        precision += ("; training passes skip the batch's right padding in the layers that treat tokens one at a "
+                      "time (the same loss up to float rounding)")
     if len(sizes) == 1 and len(steps) == 1:
         (layers, d_model, heads), = sizes
         return (f"- model: {layers} layers, d = {d_model}, {heads} heads; AdamW lr {spec0.train.lr}, {steps.pop()} steps; "

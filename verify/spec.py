@@ -28,11 +28,19 @@ class TrainConfig:
     #: norms, loss, master weights and optimizer in fp32 (``verify.train``, ``verify.model.fp32_mixing``).
     #: Validation and evaluation always run in fp32.  Left out of the key at ``fp32``.
     precision: str = "fp32"
+    #: training passes skip the right padding: the layers that treat tokens one at a time (embeddings,
+    #: norms, projections, MLP, output head) run on the slots a loss can depend on only, the token
+    #: mixing on the padded batch (``verify.model.RealTokens``).  The same loss and gradients up to
+    #: float rounding, ~20 % less work per step at the default suite's ~35 % padding
+    #: (benchmarks/THROUGHPUT.md).  Left out of the key when off.
+    skip_padding: bool = False
 
     def to_dict(self) -> dict:
         d = asdict(self)
         if d["precision"] == "fp32":  # runs made before the field existed keep their keys
             del d["precision"]
+        if not d["skip_padding"]:  # likewise
+            del d["skip_padding"]
         return d
 
 

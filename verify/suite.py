@@ -498,6 +498,8 @@ class Suite:
     reuse_from: tuple[str, ...] = ()
     #: arithmetic of every run's training passes (``verify.spec.PRECISIONS``; ``TrainConfig.precision``)
     precision: str = "fp32"
+    #: every run's training passes skip the batch's right padding (``TrainConfig.skip_padding``)
+    skip_padding: bool = False
     #: quick-look overrides applied on the command line (``--seeds``, ``--steps``), as text
     overrides: tuple[str, ...] = field(default=())
 
@@ -575,7 +577,8 @@ class Suite:
                                       condition.position_scheme or plan.position_scheme,
                                       layers=layers, d_model=d_model, heads=heads,
                                       eval_every=self.eval_every, eval_instances=self.eval_instances, parent=parent,
-                                      test_lengths=plan.test_lengths, precision=self.precision)
+                                      test_lengths=plan.test_lengths, precision=self.precision,
+                                      skip_padding=self.skip_padding)
                     built[(condition.name, seed)] = spec
             # report order: the suite's condition order, seeds ascending
             specs += [built[(c.name, seed)] for c in self.plan_conditions(plan) for seed in plan.seeds_in(self, c)]
@@ -611,6 +614,8 @@ def _validate(suite: Suite) -> None:
             raise SuiteError(f"{name} must be a number in [0, 1], got {value!r}")
     if suite.precision not in PRECISIONS:
         raise SuiteError(f"unknown precision {suite.precision!r}; choose one of {', '.join(PRECISIONS)}")
+    if not isinstance(suite.skip_padding, bool):
+        raise SuiteError(f"skip_padding must be True or False, got {suite.skip_padding!r}")
     if not isinstance(suite.about, str):
         raise SuiteError(f"about (the report's opening paragraph) must be a string, got {suite.about!r}")
     for plan in suite.plans:
@@ -925,7 +930,7 @@ def build_spec(task, task_ref: str, condition: Condition, seed: int, train_max: 
                position_scheme: str, *, layers: int, d_model: int, heads: int, eval_every: int,
                eval_instances: int, validation_instances: int = 256, data_seed: int | None = None,
                parent: RunSpec | None = None, test_lengths: tuple[int, ...] | None = None,
-               precision: str = "fp32") -> RunSpec:
+               precision: str = "fp32", skip_padding: bool = False) -> RunSpec:
     """The one place a ``RunSpec`` is made: ``task`` is the resolved primary, ``task_ref`` how it is
     named (catalogue name or file path; workers resolve it again), ``parent`` the spec of the run
     this one finetunes from (``condition.init_from``'s run of the same seed)."""
@@ -946,7 +951,7 @@ def build_spec(task, task_ref: str, condition: Condition, seed: int, train_max: 
                    train=TrainConfig(steps=steps, eval_every=eval_every,
                                      data_seed=1000 + seed if data_seed is None else data_seed, model_seed=seed,
                                      max_position_offset=32 if position_scheme in ("learned", "coupled", "predicted") else 0,
-                                     precision=precision),
+                                     precision=precision, skip_padding=skip_padding),
                    mixture=mixture, init_from=parent, eval_instances=eval_instances,
                    primary_weight=float(condition.primary_weight),
                    mixer=condition.mixer, chunk_size=condition.chunk_size, top_k=condition.top_k,

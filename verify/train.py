@@ -24,6 +24,11 @@ the projections, the MLP and the output head in bf16 (on a CPU with bf16 instruc
 fp32 matmul rate), the token mixing in fp32 (``verify.model.fp32_mixing``), the losses, the master
 weights and AdamW in fp32.  No loss scaling: bf16 has fp32's exponent range.  Validation runs
 outside the autocast region, in fp32, like evaluation.
+
+``TrainConfig.skip_padding`` passes the model the slots each row's loss can depend on
+(``verify.model.real_slots``: up to the row's last supervised slot), so the layers that treat
+tokens one at a time skip the batch's right padding (``verify.model.RealTokens``).  Validation and
+evaluation run the padded forward pass as always.
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ import torch.nn.functional as F
 from theory.serialize import SequenceBatch, concatenate
 
 from .batches import IGNORE, to_model_batch
+from .model import real_slots
 from .spec import PRECISIONS, TrainConfig  # noqa: F401  (re-exported: the config lives with RunSpec, torch-free)
 
 
@@ -158,11 +164,12 @@ def train(model: torch.nn.Module, sources: list[Source], cfg: TrainConfig, pad: 
         batch = to_model_batch(mixed, offset)
         tock = clock()
         phases["sampling"] += tock - tick
+        real = real_slots(batch.targets, IGNORE) if cfg.skip_padding else None
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=mixed_precision):
             if predicts_ids:
-                logits, position_logits = model(batch.tokens, batch.positions, return_position_logits=True)
+                logits, position_logits = model(batch.tokens, batch.positions, return_position_logits=True, real=real)
             else:
-                logits = model(batch.tokens, batch.positions)
+                logits = model(batch.tokens, batch.positions, real=real)
         # the losses in fp32 whatever the precision (a no-op in fp32 training)
         token_loss = F.cross_entropy(logits.float().transpose(1, 2), batch.targets, ignore_index=IGNORE, reduction="none")
         if predicts_ids:  # slot q also predicts the (offset) coupled id of token q+1, where q is supervised

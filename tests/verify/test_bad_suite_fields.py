@@ -156,6 +156,8 @@ CASES = {
     "precision fp16": (dict(extra='\n    precision="fp16",'), "unknown precision 'fp16'; choose one of fp32, bf16"),
     "precision None": (dict(extra='\n    precision=None,'), "unknown precision None; choose one of fp32, bf16"),
     "precision 1": (dict(extra='\n    precision=1,'), "unknown precision 1; choose one of fp32, bf16"),
+    "skip_padding a string": (dict(extra='\n    skip_padding="yes",'), "skip_padding must be True or False, got 'yes'"),
+    "skip_padding 1": (dict(extra='\n    skip_padding=1,'), "skip_padding must be True or False, got 1"),
     "rule_prefix a string": (
         dict(conditions='Condition("alone"), Condition("r", rule_prefix="yes")'),
         "condition 'r': rule_prefix must be True or False, got 'yes'"),

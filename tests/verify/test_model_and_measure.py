@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from theory.catalogue import CATALOGUE
-from theory.serialize import Vocab, sample_sequences, serialize
+from theory.serialize import Vocab, concatenate, sample_sequences, serialize
 from verify.batches import IGNORE, to_model_batch
 from verify.measure import exact_match, first_error_histogram, greedy_decode, predictions
 from verify.model import POSITION_SCHEMES, ModelConfig, Transformer
@@ -53,11 +53,12 @@ def test_rope_depends_only_on_relative_positions():
     assert not torch.allclose(learned(mb.tokens, mb.positions), learned(shifted.tokens, shifted.positions))
 
 
-def _fit(scheme, steps=150, seed=0, precision="fp32"):
+def _fit(scheme, steps=150, seed=0, precision="fp32", skip_padding=False):
     model = tiny(scheme)
     source = Source("reverse", 1.0, lambda rng, k: sample_sequences(REVERSE, rng, k, (1, 3), VOCAB))
     cfg = TrainConfig(steps=steps, batch=32, eval_every=50, warmup=10, lr=3e-3, data_seed=seed,
-                      max_position_offset=8 if scheme == "learned" else 0, precision=precision)
+                      max_position_offset=8 if scheme == "learned" else 0, precision=precision,
+                      skip_padding=skip_padding)
     result = train(model, [source], cfg, VOCAB.pad, validate=lambda m: (0.0,))
     return model, result
 
@@ -87,9 +88,10 @@ def test_divergence_is_reported():
               validate=lambda m: (0.0,))
 
 
-@pytest.mark.parametrize("precision", ["fp32", "bf16"])  # evaluation is fp32 whatever the training precision
-def test_teacher_forced_exact_match_equals_greedy_decoding(precision):
-    model, _ = _fit("rope", steps=250, precision=precision)
+# evaluation is fp32 and padded whatever the training precision and padding
+@pytest.mark.parametrize("precision,skip_padding", [("fp32", False), ("bf16", False), ("bf16", True)])
+def test_teacher_forced_exact_match_equals_greedy_decoding(precision, skip_padding):
+    model, _ = _fit("rope", steps=250, precision=precision, skip_padding=skip_padding)
     rng = np.random.default_rng(5)
     agreements = []
     for length in (2, 3, 5):
@@ -209,8 +211,32 @@ def test_chunked_forward_passes_give_the_same_logits_as_one_pass():
             parts = torch.cat([model(mb.tokens[s:s + chunk], mb.positions[s:s + chunk])
                                for s in range(0, len(batch), chunk)])
             assert torch.equal(parts, whole), chunk
-    np.testing.assert_array_equal(predictions(model, batch), whole.argmax(-1).numpy())
-    np.testing.assert_array_equal(predictions(model, batch, chunk=len(batch)), whole.argmax(-1).numpy())
+    supervised = mb.targets != IGNORE
+    expected = torch.where(supervised, whole.argmax(-1), -1).numpy()  # predictions() has only supervised slots
+    np.testing.assert_array_equal(predictions(model, batch), expected)
+    np.testing.assert_array_equal(predictions(model, batch, chunk=len(batch)), expected)
+
+
+@pytest.mark.parametrize("scheme,mixer", [("rope", "attention"), ("none", "attention"), ("alibi", "attention"),
+                                          ("learned", "attention"), ("predicted", "attention"), ("rope", "hsa"),
+                                          ("none", "recurrent"), ("rope", "recurrent+hsa")])
+def test_logits_at_the_wanted_slots_are_the_bits_of_the_full_pass(scheme, mixer):
+    # predictions() computes the last block's projection, MLP and head at the supervised slots only;
+    # that changes no result only because those slots' logits are bit for bit the full pass's
+    torch.manual_seed(0)
+    model = Transformer(ModelConfig(VOCAB.size, 2, 32, 2, scheme, max_positions=64, mixer=mixer, chunk_size=4,
+                                    top_k=1)).eval()
+    batch = concatenate([sample_sequences(REVERSE, np.random.default_rng(n), 40, (n, n), VOCAB) for n in (3, 7, 12)],
+                        VOCAB.pad)
+    mb = to_model_batch(batch)
+    wanted = mb.targets != IGNORE
+    with torch.inference_mode():
+        full = model(mb.tokens, mb.positions, return_position_logits=scheme == "predicted")
+        part = model(mb.tokens, mb.positions, return_position_logits=scheme == "predicted", logits_at=wanted)
+    for whole, some in zip(*((full, part) if scheme == "predicted" else ((full,), (part,)))):
+        assert torch.equal(some[wanted], whole[wanted])
+    with pytest.raises(ValueError, match="not both"):
+        model(mb.tokens, mb.positions, real=wanted, logits_at=wanted)
 
 
 def test_first_error_histogram_counts_each_wrong_row_once_at_its_first_error():
