@@ -32,16 +32,14 @@ from typing import Iterable
 
 from tqdm import tqdm
 
-from .executors import check, run_ray
+from .executors import check, prepare_worker, run_ray
 from .run import RunResult, RunSpec, execute_safely, weights_path
 from .spec import StoredRun
 from .store import COPIED, RunStore, StoreError, _atomic_write, read_copied, write_copied
 
 
 def _init_worker(threads: int) -> None:
-    import torch
-
-    torch.set_num_threads(threads)
+    prepare_worker(threads)
 
 
 def _expected_cost(spec: RunSpec) -> float:
