@@ -175,9 +175,9 @@ def _longest(spec: RunSpec, task=None) -> int:
     rules = bool(spec.rule_prefix)
     sizes = [sequence_length(task, top) + prefix_length(task, rules)]
     for item in spec.mixture:
-        if item.kind != "restriction":
-            item_task = _item_task(task, item, spec)
-            sizes.append(sequence_length(item_task, item.lengths[1]) + prefix_length(item_task, rules))
+        # a restriction keeps the ids of the instance it is cut from, up to its item's longest length
+        item_task = task if item.kind == "restriction" else _item_task(task, item, spec)
+        sizes.append(sequence_length(item_task, item.lengths[1]) + prefix_length(item_task, rules))
     own = max(sizes)
     return max(own, _longest(spec.init_from)) if spec.init_from is not None else own
 

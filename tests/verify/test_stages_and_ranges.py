@@ -401,3 +401,17 @@ def test_coupled_runs_whose_ids_changed_get_new_keys_and_the_others_keep_theirs(
     assert claims[("reverse", "coupled", 0)].to_dict()["coupling_ids"] == 2
     stored = set(json.loads(Path("reports/arithmetic-restrictions/runs.json").read_text())["runs"])
     assert {s.key for s in load_suite("arithmetic-restrictions").runs()} <= stored
+
+
+@pytest.mark.parametrize("scheme", ["learned", "coupled"])
+def test_a_position_table_holds_the_ids_of_restriction_items_longer_than_the_test_lengths(scheme):
+    # restrictions keep the ids of the instance they are cut from: with test_factor 2 the restriction
+    # item (up to 3n) reaches past the longest test instance, and training used to stop at the table's end
+    spec = api.make_spec("reverse", Condition("r", (Item(RESTRICTION),)), seed=0, train_max=3, test_factor=2,
+                         steps=20, position_scheme=scheme, eval_every=10, eval_instances=16)
+    restriction_top = spec.mixture[0].lengths[1]
+    assert restriction_top > max(spec.test_lengths)
+    _, _, _, model, _ = vrun.build(spec)
+    longest = vrun.sequence_length(resolve_task("reverse"), restriction_top)
+    assert model.cfg.max_positions >= longest + spec.train.max_position_offset + 1
+    assert vrun.execute(spec).status == "ok"
