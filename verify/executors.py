@@ -46,7 +46,7 @@ def prepare_worker(threads: int) -> None:
     try:
         libc = ctypes.CDLL(None)  # the C library this process already runs on
         libc.gnu_get_libc_version  # noqa: B018  (present in glibc only)
-    except (OSError, AttributeError):
+    except (OSError, AttributeError, TypeError):  # TypeError: CDLL(None) where it cannot open the program (Windows)
         return
     for parameter, value in _WORKER_MALLOC:
         libc.mallopt(parameter, value)

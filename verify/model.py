@@ -175,7 +175,7 @@ class RealTokens:
 
     def __init__(self, real: torch.Tensor):
         self.rows, self.length = real.shape
-        flat = real.reshape(-1)
+        flat = real.reshape(-1).bool()  # a 0/1 mask too: `~` of an integer mask would pick real slots again
         index = flat.nonzero().squeeze(1)  # (N,) flat slot of each computed token
         short = min(-len(index) % self.ALIGN, len(flat) - len(index))
         if short:
