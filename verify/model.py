@@ -241,9 +241,14 @@ class Block(nn.Module):
         else:  # rotate the real tokens' queries and keys, then scatter q, k, v into the padded layout
             (N, D), B, L = h.shape, layout.rows, layout.length
             qkv = self.qkv(self.ln1(h)).view(N, 3, self.heads, D // self.heads)
+            qk, v = qkv[:, :2], qkv[:, 2]
             if rope is not None:
-                qkv = torch.cat((_rotate(qkv[:, :2], *rope), qkv[:, 2:]), dim=1)
-            q, k, v = layout.padded(qkv).permute(2, 0, 3, 1, 4).unbind(0)
+                qk = _rotate(qk, *rope)
+            # the mixing's fp32 cast (bf16 training) on the N computed rows, before the scatter,
+            # rather than on the padded batch after it (the same values: the cast is exact)
+            with fp32_mixing(qk, v) as (qk, v):
+                q, k = layout.padded(qk).permute(2, 0, 3, 1, 4).unbind(0)  # (B, H, L, d_head) each
+                v = layout.padded(v).transpose(1, 2)
         with fp32_mixing(q, k, v) as (q, k, v):
             if q_scale is not None:  # q·k is linear in q: scaling q scales that query's logits
                 q = q * q_scale
