@@ -332,7 +332,8 @@ def _test_lengths_text(runs: list[StoredRun]) -> str:
 
 def _model_text(suite: Suite, spec0) -> str:
     sizes = {plan.size(suite) for plan in suite.plans}
-    steps = {plan.steps or suite.steps for plan in suite.plans}
+    # a condition's own budget counts too (a stage, a slower mixer): one number only when all agree
+    steps = {c.steps or plan.steps or suite.steps for plan in suite.plans for c in suite.plan_conditions(plan)}
     # said only when not fp32, so the reports of fp32 suites render as before
     precision = "" if suite.precision == "fp32" else (
         f"; trained in {suite.precision} mixed precision (token mixing, losses and optimizer in fp32; "
