@@ -136,3 +136,18 @@ def test_a_suite_passes_skip_padding_to_every_run_and_checks_it():
         suite(skip_padding="yes")
     single = api.make_spec("reverse", seed=0, train_max=3, steps=10, precision="bf16", skip_padding=True)
     assert single.train.skip_padding and single.train.precision == "bf16"
+
+
+def test_the_reports_model_line_names_one_budget_only_when_every_condition_trains_it():
+    from verify.report import _model_text
+    from verify.suite import Condition
+
+    def suite(*conditions, **extra):
+        return Suite(name="x", description="x", plans=(TaskPlan("reverse", "rope", "why"),), seeds=(0,), train_max=4,
+                     test_factor=2, steps=10, conditions=conditions, claims=(), **extra)
+    same = suite(Condition("a"), Condition("b"), skip_padding=True, precision="bf16")
+    text = _model_text(same, same.runs()[0])
+    assert "10 steps" in text and "skip the batch's right padding" in text and "bf16" in text
+    own = suite(Condition("a"), Condition("b", steps=30))  # a condition with its own budget
+    text = _model_text(own, own.runs()[0])
+    assert "10 steps" not in text and "budget per task" in text and "padding" not in text
