@@ -613,9 +613,10 @@ def _validate(suite: Suite) -> None:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
             raise SuiteError(f"{name} must be a number in [0, 1], got {value!r}")
     if suite.precision not in PRECISIONS:
-        raise SuiteError(f"unknown precision {suite.precision!r}; choose one of {', '.join(PRECISIONS)}")
+        raise SuiteError(f"unknown precision {suite.precision!r}; choose one of {', '.join(PRECISIONS)}",
+                         needle="precision=")
     if not isinstance(suite.skip_padding, bool):
-        raise SuiteError(f"skip_padding must be True or False, got {suite.skip_padding!r}")
+        raise SuiteError(f"skip_padding must be True or False, got {suite.skip_padding!r}", needle="skip_padding=")
     if not isinstance(suite.about, str):
         raise SuiteError(f"about (the report's opening paragraph) must be a string, got {suite.about!r}")
     for plan in suite.plans:
@@ -1007,12 +1008,17 @@ def _coupling_ids(task, position_scheme: str, train_max: int) -> int:
 
 
 def _line_of(path: Path, needle: str | None) -> str:
-    """``file:line`` of the first line of ``path`` that mentions ``needle`` (quoted), else of ``SUITE =``."""
+    """``file:line`` of the first line of ``path`` that mentions ``needle`` (quoted; a needle ending
+    in ``=`` is a keyword argument: the line that starts with it), else of ``SUITE =``."""
     try:
         lines = path.read_text().splitlines()
     except OSError:
         return str(path)
-    if needle is not None:
+    if needle is not None and needle.endswith("="):
+        for i, line in enumerate(lines, 1):
+            if line.lstrip().startswith(needle):
+                return f"{path}:{i}"
+    elif needle is not None:
         for quote in ("'", '"'):
             for i, line in enumerate(lines, 1):
                 if f"{quote}{needle}{quote}" in line:

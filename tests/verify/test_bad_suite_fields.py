@@ -13,6 +13,7 @@ import pytest
 
 from verify.cli import main
 from verify.store import COPIED, StoreError, read_copied
+from verify.suite import SuiteError, load_suite
 
 PLAN = 'TaskPlan("reverse", "rope", "w")'
 CONDITIONS = 'Condition("alone"), Condition("+copy", (Item("copy", lengths=(1, 8)),))'
@@ -276,3 +277,13 @@ def test_the_new_fields_exit_2_without_a_traceback_as_a_process(tmp_path, case):
     assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
     assert len(err) == 1 and phrase in err[0], err
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("field", ['precision="fp16"', "precision=None", 'skip_padding="yes"'])
+def test_a_bad_suite_level_setting_points_at_its_own_line(tmp_path, field):
+    path = tmp_path / "bad.py"
+    path.write_text(suite_text(extra=f"\n    {field},"))
+    line = next(i for i, text in enumerate(path.read_text().splitlines(), 1) if text.strip() == f"{field},")
+    with pytest.raises(SuiteError) as caught:
+        load_suite(str(path))
+    assert str(caught.value).startswith(f"{path}:{line}: "), str(caught.value)
