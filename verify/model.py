@@ -340,7 +340,8 @@ class Transformer(nn.Module):
 
         ``logits_at`` (B, L) bool (evaluation: the supervised slots): the last block's work after
         its token mixing (projection, MLP) and the output head run at those slots only (keys and
-        values of every slot are still computed); the other slots' logits are 0.  Each row of a
+        values of every slot are still computed; like ``real``, the count is rounded up with a few
+        other slots), and the slots not computed get logits 0.  Each row of a
         matmul is computed alone, so the logits at those slots are the bits of the full pass
         (a test checks it).
         """

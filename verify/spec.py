@@ -31,17 +31,21 @@ class TrainConfig:
     #: training passes skip the right padding: the layers that treat tokens one at a time (embeddings,
     #: norms, projections, MLP, output head) run on the slots a loss can depend on only, the token
     #: mixing on the padded batch (``verify.model.RealTokens``).  The same loss and gradients up to
-    #: float rounding, ~20 % less work per step at the default suite's ~35 % padding
-    #: (benchmarks/THROUGHPUT.md).  Left out of the key when off.
+    #: float rounding; at the default suite's ~35 % padding forward+backward ran 1.14-1.26x faster
+    #: (clearly for RoPE, within noise for NoPE's primary; benchmarks/THROUGHPUT.md).  Left out of
+    #: the key when off.
     skip_padding: bool = False
 
     def to_dict(self) -> dict:
         d = asdict(self)
-        if d["precision"] == "fp32":  # runs made before the field existed keep their keys
-            del d["precision"]
-        if not d["skip_padding"]:  # likewise
-            del d["skip_padding"]
+        for name, default in _TRAIN_OMITTED_DEFAULTS.items():  # runs made before the field existed keep their keys
+            if d[name] == default:
+                del d[name]
         return d
+
+
+#: ``TrainConfig`` fields left out of a key at these values (as ``RunSpec``'s ``_OMITTED_DEFAULTS``)
+_TRAIN_OMITTED_DEFAULTS = {"precision": "fp32", "skip_padding": False}
 
 
 #: ``TrainConfig.precision`` values

@@ -28,7 +28,7 @@ outside the autocast region, in fp32, like evaluation.
 ``TrainConfig.skip_padding`` passes the model the slots each row's loss can depend on
 (``verify.model.real_slots``: up to the row's last supervised slot), so the layers that treat
 tokens one at a time skip the batch's right padding (``verify.model.RealTokens``).  Validation and
-evaluation run the padded forward pass as always.
+evaluation read the padded batch whatever the option (``verify.measure.predictions``).
 """
 
 from __future__ import annotations
